@@ -1,0 +1,168 @@
+"""Typed configuration: one Settings object read from the environment and an optional `.env`.
+
+The same code runs in three profiles; only values differ (endpoints, how the Spark job is launched).
+Each group reads its own environment prefix so the names match what the tools already use:
+`ECOM_*` for the pipeline, `AWS_*` for boto3, `SNOWFLAKE_*` for the warehouse.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESOURCES: tuple[str, ...] = ("users", "products", "carts")
+
+
+class Profile(StrEnum):
+    """Where the pipeline runs: loopback emulators, docker compose, or real AWS/Snowflake."""
+
+    LOCAL = "local"
+    COMPOSE = "compose"
+    AWS = "aws"
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", populate_by_name=True)
+
+
+class ApiSettings(BaseSettings):
+    """The DummyJSON-compatible source API and how politely we call it."""
+
+    model_config = _config("ECOM_API_")
+
+    base_url: str = "https://dummyjson.com"
+    page_size: int = Field(default=100, ge=0, description="Items per request; 0 asks for all in one page.")
+    concurrency: int = Field(default=4, ge=1, le=64)
+    rate_limit_per_second: float = Field(default=10.0, gt=0, description="Public API allows ~100 req / 10 s.")
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1, description="HTTP attempts per page for transient failures.")
+    backoff_initial_seconds: float = Field(default=0.5, ge=0)
+    backoff_max_seconds: float = Field(default=30.0, ge=0)
+
+
+class StorageSettings(BaseSettings):
+    """S3 buckets and prefixes of the raw and curated zones, and the S3 endpoint."""
+
+    model_config = _config("ECOM_")
+
+    raw_bucket: str = "ecom-raw"
+    curated_bucket: str = "ecom-curated"
+    raw_prefix: str = "dummyjson"
+    curated_prefix: str = "orders"
+    quarantine_prefix: str = "quarantine"
+    part_max_records: int = Field(default=50_000, ge=1, description="Records per raw NDJSON part.")
+    aws_region: str = Field(default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
+    aws_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+    )
+    aws_access_key_id: SecretStr | None = Field(default=None, validation_alias="AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: SecretStr | None = Field(default=None, validation_alias="AWS_SECRET_ACCESS_KEY")
+
+    def raw_uri(self, scheme: str = "s3") -> str:
+        """Root of the raw zone, e.g. `s3://ecom-raw/dummyjson`."""
+        return f"{scheme}://{self.raw_bucket}/{self.raw_prefix}"
+
+    def curated_uri(self, scheme: str = "s3") -> str:
+        """Root of the curated orders dataset."""
+        return f"{scheme}://{self.curated_bucket}/{self.curated_prefix}"
+
+    def quarantine_uri(self, scheme: str = "s3") -> str:
+        """Root of the transform's quarantine dataset (rows rejected by the Spark job)."""
+        return f"{scheme}://{self.curated_bucket}/{self.quarantine_prefix}/{self.curated_prefix}"
+
+
+class SparkSettings(BaseSettings):
+    """Local PySpark knobs (the `local` profile runs the Glue job script with these)."""
+
+    model_config = _config("ECOM_SPARK_")
+
+    master: str = "local[2]"
+    shuffle_partitions: int = Field(default=2, ge=1)
+    driver_memory: str = "2g"
+    timeout_seconds: float = Field(default=1800, gt=0)
+
+
+class GlueSettings(BaseSettings):
+    """The AWS Glue job definition used by the `aws` profile."""
+
+    model_config = _config("ECOM_GLUE_")
+
+    job_name: str = "ecom-orders-transform"
+    role_arn: str | None = None
+    glue_version: str = "4.0"
+    worker_type: str = "G.1X"
+    number_of_workers: int = Field(default=2, ge=2)
+    script_bucket: str | None = Field(default=None, description="Defaults to the curated bucket.")
+    script_prefix: str = "glue-scripts"
+    poll_seconds: float = Field(default=15.0, gt=0)
+    timeout_minutes: int = Field(default=60, ge=1)
+
+
+class SnowflakeSettings(BaseSettings):
+    """Warehouse connection and object names. `host/port/protocol` point the connector at an emulator."""
+
+    model_config = _config("SNOWFLAKE_")
+
+    account: str = "local"
+    user: str = "ecom"
+    password: SecretStr = SecretStr("local")
+    role: str = "ECOM_LOADER"
+    warehouse: str = "ECOM_WH"
+    database: str = "ECOM"
+    schema_name: str = Field(default="ANALYTICS", validation_alias=AliasChoices("SNOWFLAKE_SCHEMA", "schema_name"))
+    host: str | None = None
+    port: int | None = None
+    protocol: str = "https"
+    storage_integration: str = "ECOM_S3_INTEGRATION"
+    stage: str = "ECOM_CURATED_STAGE"
+    aws_role_arn: str = "arn:aws:iam::000000000000:role/ecom-snowflake-access"
+    fakesnow_db_path: str | None = Field(default=None, description="Local emulator only: DuckDB files dir.")
+
+
+class Settings(BaseSettings):
+    """Everything a pipeline run needs, grouped by stage."""
+
+    model_config = _config("ECOM_")
+
+    profile: Profile = Profile.LOCAL
+    run_date: date = Field(default_factory=lambda: datetime.now(UTC).date())
+    resources: Annotated[tuple[str, ...], NoDecode] = RESOURCES
+    cost_ratio: Decimal = Field(default=Decimal("0.6"), gt=0, lt=1, max_digits=6, decimal_places=4)
+    default_order_status: str = "completed"
+    work_dir: Path = Field(default=Path(".ecom"), description="Local state: summaries, charts, emulator data.")
+    failure_webhook_url: str | None = None
+
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    glue: GlueSettings = Field(default_factory=GlueSettings)
+    snowflake: SnowflakeSettings = Field(default_factory=SnowflakeSettings)
+
+    @field_validator("resources", mode="before")
+    @classmethod
+    def _known_resources(cls, value: Any) -> tuple[str, ...]:
+        names = tuple(value.split(",")) if isinstance(value, str) else tuple(value)
+        unknown = [name for name in names if name not in RESOURCES]
+        if unknown:
+            raise ValueError(f"unknown resource(s) {unknown}; valid: {', '.join(RESOURCES)}")
+        return names
+
+    def updated(self, **groups: dict[str, Any]) -> Settings:
+        """Return a copy with fields replaced, e.g. `updated(api={"page_size": 7}, top={"run_date": d})`."""
+        top = dict(groups.pop("top", {}))
+        for group, values in groups.items():
+            current = getattr(self, group)
+            top[group] = current.model_copy(update=values)
+        return self.model_copy(update=top)
+
+
+def load_settings(**top_level: Any) -> Settings:
+    """Read settings from the environment (and `.env`), with optional top-level overrides."""
+    return Settings(**top_level)
