@@ -123,7 +123,7 @@ class SnowflakeSettings(BaseSettings):
     storage_integration: str = "ECOM_S3_INTEGRATION"
     stage: str = "ECOM_CURATED_STAGE"
     aws_role_arn: str = "arn:aws:iam::000000000000:role/ecom-snowflake-access"
-    fakesnow_db_path: str | None = Field(default=None, description="Local emulator only: DuckDB files dir.")
+    emulator: bool = Field(default=False, description="True when talking to the local fakesnow emulator.")
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,65 @@
+"""An S3 API on loopback: moto's threaded server, with the buckets the pipeline needs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from ecom_pipeline.runtime.ports import LOOPBACK, resolve_port, wait_for_port
+
+EMULATOR_ACCESS_KEY = "testing"  # moto accepts any key; these are not secrets
+EMULATOR_SECRET_KEY = "testing"  # noqa: S105
+EMULATOR_REGION = "us-east-1"
+
+
+class S3Emulator:
+    """moto server on 127.0.0.1; `start()` returns the endpoint URL."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self._requested_port = port
+        self._server: ThreadedMotoServer | None = None
+        self.port: int | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("S3Emulator.endpoint_url read before start()")
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self, buckets: Iterable[str] = ()) -> str:
+        """Start the server (idempotent) and create `buckets`; return the endpoint URL."""
+        if self._server is None:
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per request otherwise
+            self.port = resolve_port("S3 emulator (moto)", self._requested_port or self.port)
+            self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=self.port, verbose=False)
+            self._server.start()
+            wait_for_port("S3 emulator (moto)", self.port, timeout_seconds=15)
+        self.create_buckets(buckets)
+        return self.endpoint_url
+
+    def create_buckets(self, buckets: Iterable[str]) -> None:
+        """Create each bucket unless it exists."""
+        client = self.client()
+        existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}
+        for bucket in buckets:
+            if bucket not in existing:
+                client.create_bucket(Bucket=bucket)
+
+    def client(self):  # noqa: ANN201 - boto3 clients are dynamically typed
+        """A boto3 S3 client bound to this emulator."""
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=EMULATOR_REGION,
+            aws_access_key_id=EMULATOR_ACCESS_KEY,
+            aws_secret_access_key=EMULATOR_SECRET_KEY,
+        )
+
+    def stop(self) -> None:
+        """Stop the server; stored objects live on in moto's in-process backend until the process ends."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
