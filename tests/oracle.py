@@ -25,11 +25,14 @@ def expected_orders(data_dir: Path, cost_ratio: Decimal = Decimal("0.6")) -> dic
     orders: dict[str, dict[str, Any]] = {}
     for cart in _load(data_dir, "carts"):
         user = users[cart["userId"]]
+        seen: dict[int, int] = defaultdict(int)
         for line in cart["products"]:
+            seen[line["id"]] += 1
+            suffix = f"-{seen[line['id']]}" if seen[line["id"]] > 1 else ""
             price = Decimal(line["price"])
             quantity = int(line["quantity"])
             cost = (price * cost_ratio).quantize(CENT, rounding=ROUND_HALF_UP)
-            orders[f"ORD-{cart['id']}-{line['id']}"] = {
+            orders[f"ORD-{cart['id']}-{line['id']}{suffix}"] = {
                 "category": products[line["id"]]["category"],
                 "country": user["address"]["country"],
                 "customer_id": user["id"],

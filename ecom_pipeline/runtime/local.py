@@ -1,0 +1,175 @@
+"""Start and stop every loopback service the `local` profile needs, and export their endpoints.
+
+The runtime knows nothing of the pipeline's stages: it starts emulators, then publishes where they listen
+as the same environment variables a user would set by hand (`AWS_ENDPOINT_URL`, `ECOM_API_BASE_URL`,
+`SNOWFLAKE_HOST`, ...). Stages read those through `Settings` like in any other profile.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import FrameType, TracebackType
+
+from ecom_pipeline.exceptions import RuntimeStartError
+from ecom_pipeline.runtime.fakesnow_server import FakesnowEmulator
+from ecom_pipeline.runtime.ports import LOOPBACK
+from ecom_pipeline.runtime.s3 import EMULATOR_ACCESS_KEY, EMULATOR_REGION, EMULATOR_SECRET_KEY, S3Emulator
+from ecom_pipeline.source.data import DataSource
+from ecom_pipeline.source.server import ApiServer
+
+logger = logging.getLogger("ecom_pipeline.runtime")
+
+
+def require_java() -> str:
+    """Return the `java` executable, or raise a one-line error saying how to get it."""
+    java_home = os.environ.get("JAVA_HOME")
+    candidate = os.path.join(java_home, "bin", "java") if java_home else None
+    java = candidate if candidate and os.access(candidate, os.X_OK) else shutil.which("java")
+    if not java:
+        raise RuntimeStartError(
+            "Java not found: local Spark needs a JDK 11 or 17 on PATH or in JAVA_HOME "
+            "(e.g. `apt-get install openjdk-17-jre-headless`)"
+        )
+    return java
+
+
+@dataclass
+class LocalEndpoints:
+    """Where each emulator listens; `as_env()` is what the pipeline reads."""
+
+    s3_endpoint_url: str
+    snowflake_port: int
+    api_url: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def as_env(self) -> dict[str, str]:
+        env = {
+            "AWS_ENDPOINT_URL": self.s3_endpoint_url,
+            "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_KEY,
+            "AWS_REGION": EMULATOR_REGION,
+            "AWS_DEFAULT_REGION": EMULATOR_REGION,
+            "SNOWFLAKE_HOST": LOOPBACK,
+            "SNOWFLAKE_PORT": str(self.snowflake_port),
+            "SNOWFLAKE_PROTOCOL": "http",
+            "SNOWFLAKE_EMULATOR": "true",
+            "SPARK_LOCAL_IP": LOOPBACK,
+            **self.extra_env,
+        }
+        if self.api_url:
+            env["ECOM_API_BASE_URL"] = self.api_url
+        return env
+
+
+class LocalRuntime:
+    """Context manager: S3 (moto), the warehouse (fakesnow) and, given a source, the DummyJSON-compatible API.
+
+    Everything stops on exit, on Ctrl-C and on SIGTERM; the environment is restored afterwards.
+    """
+
+    def __init__(
+        self,
+        buckets: Iterable[str],
+        source: DataSource | None = None,
+        *,
+        s3_port: int | None = None,
+        api_port: int | None = None,
+        snowflake_port: int | None = None,
+        need_java: bool = True,
+    ) -> None:
+        self._buckets = tuple(buckets)
+        self._source = source
+        self._need_java = need_java
+        self.s3 = S3Emulator(port=s3_port)
+        self.api: ApiServer | None = ApiServer(source, port=api_port or 0) if source is not None else None
+        self._snowflake_port = snowflake_port
+        self.snowflake: FakesnowEmulator | None = None
+        self.endpoints: LocalEndpoints | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._saved_sigterm: object = None
+
+    def start(self) -> LocalEndpoints:
+        """Start every service, export the endpoints, and return them."""
+        if self._need_java:
+            require_java()
+        try:
+            s3_url = self.s3.start(self._buckets)
+            logger.info("S3 emulator (moto) on %s with buckets %s", s3_url, ", ".join(self._buckets))
+            api_url = None
+            if self.api is not None:
+                api_url = self.api.start().url
+                logger.info("DummyJSON-compatible API on %s", api_url)
+            self.snowflake = FakesnowEmulator(port=self._snowflake_port, env=self._s3_env(s3_url))
+            _host, snowflake_port = self.snowflake.start()
+            logger.info("Snowflake emulator (fakesnow) on %s:%s", LOOPBACK, snowflake_port)
+        except BaseException:
+            self.stop()
+            raise
+        self.endpoints = LocalEndpoints(s3_endpoint_url=s3_url, snowflake_port=snowflake_port, api_url=api_url)
+        self._export(self.endpoints.as_env())
+        return self.endpoints
+
+    def stop(self) -> None:
+        """Stop whatever runs and restore the environment; safe to call twice."""
+        for stop in (
+            self.snowflake.stop if self.snowflake else None,
+            self.api.stop if self.api else None,
+            self.s3.stop,
+        ):
+            if stop is None:
+                continue
+            try:
+                stop()
+            except Exception:  # one failing stop must not keep the others running
+                logger.exception("while stopping the local runtime")
+        self._restore_env()
+
+    def __enter__(self) -> LocalEndpoints:
+        self._saved_sigterm = signal.getsignal(signal.SIGTERM)
+        if _in_main_thread():
+            signal.signal(signal.SIGTERM, _raise_system_exit)
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+        if _in_main_thread() and self._saved_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._saved_sigterm)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _s3_env(s3_url: str) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": s3_url,
+            "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_KEY,
+            "AWS_REGION": EMULATOR_REGION,
+            "AWS_DEFAULT_REGION": EMULATOR_REGION,
+        }
+
+    def _export(self, env: Mapping[str, str]) -> None:
+        for name, value in env.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def _restore_env(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+
+
+def _raise_system_exit(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
