@@ -80,9 +80,7 @@ def make_s3_client(storage: StorageSettings) -> Any:
 
 def date_folder(storage: StorageSettings, resource: str, ingest_date: date) -> str:
     """Key prefix of one resource and day, e.g. `dummyjson/carts/ingest_date=2026-06-17` (no slash)."""
-    return "/".join(
-        p for p in (storage.raw_prefix.strip("/"), resource, f"ingest_date={ingest_date:%Y-%m-%d}") if p
-    )
+    return "/".join(p for p in (storage.raw_prefix.strip("/"), resource, f"ingest_date={ingest_date:%Y-%m-%d}") if p)
 
 
 def manifest_key(storage: StorageSettings, resource: str, ingest_date: date) -> str:
@@ -144,9 +142,7 @@ class _PartWriter:
     def _open(self) -> None:
         self._buffer = io.BytesIO()
         # mtime=0 and no file name: equal content gives equal bytes and checksums, whatever the run.
-        self._gzip = gzip.GzipFile(
-            filename="", mode="wb", fileobj=self._buffer, compresslevel=_GZIP_LEVEL, mtime=0
-        )
+        self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self._buffer, compresslevel=_GZIP_LEVEL, mtime=0)
 
     def add(self, line: bytes, reason: str | None = None) -> None:
         """Append one line; upload the part when it reaches `max_records`."""
@@ -224,9 +220,7 @@ def land_resource(
         # Always at least one record part, so readers (Spark) never face a run without files.
         parts.flush(allow_empty=True)
         quarantine.flush()
-        content_sha256 = hashlib.sha256(
-            "".join(e["sha256"] for e in parts.entries).encode("ascii")
-        ).hexdigest()
+        content_sha256 = hashlib.sha256("".join(e["sha256"] for e in parts.entries).encode("ascii")).hexdigest()
         manifest = {
             "resource": resource,
             "ingest_date": ingest_date.isoformat(),
@@ -247,9 +241,7 @@ def land_resource(
     except BaseException as error:
         _delete_prefix(s3_client, bucket, f"{folder}/{run_dir}/", keep=None)
         if isinstance(error, BotoCoreError | ClientError):
-            raise LandingError(
-                f"landing {resource} run {run_id} in s3://{bucket}/{folder} failed: {error}"
-            ) from error
+            raise LandingError(f"landing {resource} run {run_id} in s3://{bucket}/{folder} failed: {error}") from error
         raise
     # Committed. Older runs are now unreachable through the manifest; removing them is housekeeping only.
     _delete_prefix(s3_client, bucket, f"{folder}/run_id=", keep=f"{folder}/{run_dir}/")
@@ -287,16 +279,12 @@ def _delete_prefix(s3_client: Any, bucket: str, prefix: str, keep: str | None) -
         for start in range(0, len(doomed), 1000):  # DeleteObjects takes at most 1000 keys
             answer = s3_client.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start : start + 1000]})
             for problem in answer.get("Errors", []):
-                logger.warning(
-                    "could not delete s3://%s/%s: %s", bucket, problem.get("Key"), problem.get("Message")
-                )
+                logger.warning("could not delete s3://%s/%s: %s", bucket, problem.get("Key"), problem.get("Message"))
     except (BotoCoreError, ClientError) as error:
         logger.warning("could not clean up s3://%s/%s: %s", bucket, prefix, error)
 
 
-def read_manifest(
-    s3_client: Any, storage: StorageSettings, resource: str, ingest_date: date
-) -> dict[str, Any] | None:
+def read_manifest(s3_client: Any, storage: StorageSettings, resource: str, ingest_date: date) -> dict[str, Any] | None:
     """The committed manifest of `resource` on `ingest_date`, or None when nothing was landed."""
     key = manifest_key(storage, resource, ingest_date)
     try:
@@ -328,9 +316,7 @@ def _read_entries(
     manifest = read_manifest(s3_client, storage, resource, ingest_date)
     if manifest is None:
         key = manifest_key(storage, resource, ingest_date)
-        raise LandingError(
-            f"nothing landed for {resource} on {ingest_date}: no s3://{storage.raw_bucket}/{key}"
-        )
+        raise LandingError(f"nothing landed for {resource} on {ingest_date}: no s3://{storage.raw_bucket}/{key}")
     folder = date_folder(storage, resource, ingest_date)
     for entry in manifest[listing]:
         key = f"{folder}/{entry['file']}"

@@ -51,3 +51,21 @@ def s3_buckets(s3_emulator: S3Emulator, request: pytest.FixtureRequest) -> dict[
     buckets = {"raw": f"raw-{suffix}", "curated": f"curated-{suffix}"}
     s3_emulator.create_buckets(buckets.values())
     return buckets
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One ephemeral Prefect API for the session (it takes 12-16 s to start here)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    previous = os.environ.get("PREFECT_HOME")
+    os.environ["PREFECT_HOME"] = str(home)
+    try:
+        with prefect_test_harness(server_startup_timeout=120):
+            yield
+    finally:
+        if previous is None:
+            os.environ.pop("PREFECT_HOME", None)
+        else:
+            os.environ["PREFECT_HOME"] = previous

@@ -57,7 +57,9 @@ def expected_kpis(orders: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def totals_by(orders: dict[str, dict[str, Any]], key: str) -> dict[Any, dict[str, Decimal | int]]:
     """Orders, units, revenue and profit grouped by one column."""
-    grouped: dict[Any, dict[str, Any]] = defaultdict(lambda: {"orders": 0, "units": 0, "revenue": Decimal(0), "profit": Decimal(0)})
+    grouped: dict[Any, dict[str, Any]] = defaultdict(
+        lambda: {"orders": 0, "units": 0, "revenue": Decimal(0), "profit": Decimal(0)}
+    )
     for order in orders.values():
         group = grouped[order[key]]
         group["orders"] += 1

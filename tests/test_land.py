@@ -93,9 +93,7 @@ def test_parts_are_split_and_the_manifest_describes_them(
 
     manifest = json.loads(objects[result.manifest_key])
     assert manifest == read_manifest(s3, storage, "users", DAY)
-    assert {
-        k: manifest[k] for k in ("resource", "ingest_date", "run_id", "record_count", "quarantine_count")
-    } == {
+    assert {k: manifest[k] for k in ("resource", "ingest_date", "run_id", "record_count", "quarantine_count")} == {
         "resource": "users",
         "ingest_date": "2026-06-17",
         "run_id": run_id,
@@ -146,8 +144,7 @@ def test_no_sensitive_field_or_value_is_stored(
     objects = all_objects(s3, storage.raw_bucket)
     assert len(objects) == 3 + 5 + 4 + 5  # manifests + users, products, carts parts of <= 50 records
     text = "\n".join(
-        (gzip.decompress(body) if key.endswith(".gz") else body).decode("utf-8")
-        for key, body in objects.items()
+        (gzip.decompress(body) if key.endswith(".gz") else body).decode("utf-8") for key, body in objects.items()
     )
     assert [key for key in FORBIDDEN_KEYS if f'"{key}"' in text] == []
     # Bare words too, except "ssn", which real company names contain ("Weissnat, Wyman and Turner").
@@ -159,10 +156,7 @@ def test_no_sensitive_field_or_value_is_stored(
 
 def test_quarantined_records_go_to_their_own_parts(s3: Any, storage: StorageSettings) -> None:
     line = {"id": 5, "title": "Lamp", "price": 20.5, "quantity": 1}
-    carts = [
-        {"id": n, "userId": 1, "products": [{**line, "quantity": n % 3}], "password": "p"}
-        for n in range(1, 61)
-    ]
+    carts = [{"id": n, "userId": 1, "products": [{**line, "quantity": n % 3}], "password": "p"} for n in range(1, 61)]
     records = [
         *extracted("carts", carts),
         ExtractedRecord("carts", 4, None, "record: expected an object, got str"),
@@ -181,9 +175,7 @@ def test_quarantined_records_go_to_their_own_parts(s3: Any, storage: StorageSett
     quarantined = list(read_quarantined_records(s3, storage, "carts", DAY))
     assert quarantined[0] == {"reason": reason, "page": 1, "record": sanitize("carts", carts[2])}
     assert quarantined[-1] == {"reason": "record: expected an object, got str", "page": 4, "record": None}
-    assert [cart["id"] for cart in read_landed_records(s3, storage, "carts", DAY)] == [
-        n for n in range(1, 61) if n % 3
-    ]
+    assert [cart["id"] for cart in read_landed_records(s3, storage, "carts", DAY)] == [n for n in range(1, 61) if n % 3]
 
 
 def test_a_rerun_leaves_only_the_newest_run(s3: Any, storage: StorageSettings, dummyjson_dir: Path) -> None:
@@ -200,9 +192,7 @@ def test_a_rerun_leaves_only_the_newest_run(s3: Any, storage: StorageSettings, d
     assert [p["id"] for p in read_landed_records(s3, storage, "products", DAY)] == list(range(1, 121))
 
 
-def test_equal_content_gives_an_equal_checksum(
-    s3: Any, storage: StorageSettings, dummyjson_dir: Path
-) -> None:
+def test_equal_content_gives_an_equal_checksum(s3: Any, storage: StorageSettings, dummyjson_dir: Path) -> None:
     carts = source_records(dummyjson_dir, "carts")
     first = land(s3, storage, "carts", extracted("carts", carts), "20260617T080000Z-aaaaaa")
     second = land(s3, storage, "carts", extracted("carts", carts), "20260617T090000Z-bbbbbb")
@@ -225,9 +215,7 @@ def test_a_failed_run_keeps_the_committed_one(s3: Any, storage: StorageSettings,
 
 
 def test_s3_failures_become_landing_errors(s3_emulator: S3Emulator, dummyjson_dir: Path) -> None:
-    missing = StorageSettings(
-        raw_bucket="no-such-bucket-for-landing", aws_endpoint_url=s3_emulator.endpoint_url
-    )
+    missing = StorageSettings(raw_bucket="no-such-bucket-for-landing", aws_endpoint_url=s3_emulator.endpoint_url)
     users = source_records(dummyjson_dir, "users")[:3]
     with pytest.raises(LandingError, match="landing users run r1 in s3://no-such-bucket-for-landing"):
         land(make_s3_client(missing), missing, "users", extracted("users", users), "r1")

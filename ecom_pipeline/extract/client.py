@@ -239,9 +239,7 @@ class DummyJsonClient:
                     problem = f"changed from {expected_total} to {page.total} during extraction"
                     raise SourceError(resource, page.number, "total", problem)
                 if page.skip != paginator.skip:
-                    problem = (
-                        f"an earlier page came back short: expected skip {paginator.skip}, got {page.skip}"
-                    )
+                    problem = f"an earlier page came back short: expected skip {paginator.skip}, got {page.skip}"
                     raise SourceError(resource, page.number, resource, problem)
                 paginator.update_state({"total": page.total}, page.items)
                 received, pages = received + len(page.items), pages + 1

@@ -48,7 +48,7 @@ class S3Emulator:
             if bucket not in existing:
                 client.create_bucket(Bucket=bucket)
 
-    def client(self):  # noqa: ANN201 - boto3 clients are dynamically typed
+    def client(self):
         """A boto3 S3 client bound to this emulator."""
         return boto3.client(
             "s3",

@@ -126,9 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "rate_limited" and plan is not None:
             wait = plan.retry_after_seconds
             header = str(int(wait)) if float(wait).is_integer() else f"{wait:g}"
-            self._send_json(
-                429, {"message": f"Too many requests, retry after {header} s"}, {"Retry-After": header}
-            )
+            self._send_json(429, {"message": f"Too many requests, retry after {header} s"}, {"Retry-After": header})
             return
         if fault == "slow" and plan is not None:
             time.sleep(plan.slow_seconds)

@@ -138,9 +138,7 @@ class SyntheticSource:
     def cart_lines(self) -> int:
         """Exact number of cart lines across all carts (O(carts) time once, then cached)."""
         if self._cart_lines is None:
-            self._cart_lines = sum(
-                self._line_count(cart_id) for cart_id in range(1, self.counts["carts"] + 1)
-            )
+            self._cart_lines = sum(self._line_count(cart_id) for cart_id in range(1, self.counts["carts"] + 1))
         return self._cart_lines
 
     def total(self, resource: str) -> int:
@@ -165,9 +163,7 @@ class SyntheticSource:
 
     def _line_count(self, cart_id: int) -> int:
         """Distinct products in a cart, 1..6; an integer hash so that counting all carts stays cheap."""
-        return 1 + _mix(self.seed, _SALTS["cart_size"], cart_id) % min(
-            MAX_CART_PRODUCTS, self.counts["products"]
-        )
+        return 1 + _mix(self.seed, _SALTS["cart_size"], cart_id) % min(MAX_CART_PRODUCTS, self.counts["products"])
 
     def product_core(self, product_id: int) -> dict[str, Any]:
         """The fields a cart line copies from a product (title, price as Decimal, thumbnail, ...)."""
@@ -223,9 +219,7 @@ class SyntheticSource:
             "dimensions": {axis: rng.randint(500, 3000) / 100 for axis in ("width", "height", "depth")},
             "warrantyInformation": rng.choice(WARRANTIES),
             "shippingInformation": rng.choice(SHIPPING),
-            "availabilityStatus": "Out of Stock"
-            if stock == 0
-            else ("Low Stock" if stock < 10 else "In Stock"),
+            "availabilityStatus": "Out of Stock" if stock == 0 else ("Low Stock" if stock < 10 else "In Stock"),
             "reviews": [
                 {
                     "rating": rng.randint(1, 5),

@@ -132,9 +132,7 @@ def _countries(table: str) -> dict[str, Country]:
     countries: dict[str, Country] = {}
     for name, currency, iban, phone, postal, city, state, code, lat, lng in _rows(table):
         known = countries.get(name, Country(currency, iban, phone, postal, ()))
-        countries[name] = known._replace(
-            cities=(*known.cities, City(city, state, code, float(lat), float(lng)))
-        )
+        countries[name] = known._replace(cities=(*known.cities, City(city, state, code, float(lat), float(lng))))
     return countries
 
 
@@ -182,8 +180,7 @@ JOB_TITLES = _words(
 USER_AGENTS = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/96.0.4664.93 Safari/537.36",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
     "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.2 Mobile/15E148 Safari/604.1",
@@ -192,6 +189,5 @@ WARRANTIES = _words("1 week warranty,1 month warranty,6 months warranty,1 year w
 SHIPPING = _words("Ships in 1-2 business days,Ships in 3-5 business days,Ships in 1 week,Ships overnight")
 RETURN_POLICIES = _words("No return policy,7 days return policy,30 days return policy,90 days return policy")
 REVIEW_COMMENTS = _words(
-    "Would not recommend!,Very satisfied!,Highly impressed!,Great value!,Disappointing product!,"
-    "Excellent quality!"
+    "Would not recommend!,Very satisfied!,Highly impressed!,Great value!,Disappointing product!,Excellent quality!"
 )

@@ -34,8 +34,12 @@ def test_runtime_serves_s3_api_and_snowflake_then_restores_env(dummyjson_dir, mo
         assert body["total"] == 208 and len(body["carts"]) == 208
 
         with snowflake.connector.connect(
-            account="local", user="u", password="p",
-            host="127.0.0.1", port=endpoints.snowflake_port, protocol="http",
+            account="local",
+            user="u",
+            password="p",
+            host="127.0.0.1",
+            port=endpoints.snowflake_port,
+            protocol="http",
         ) as conn:
             assert conn.cursor().execute("select 40 + 2").fetchone()[0] == 42
         ports = (endpoints.snowflake_port, int(endpoints.s3_endpoint_url.rsplit(":", 1)[1]))

@@ -22,8 +22,7 @@ from ecom_pipeline.source import ApiServer, DataSource, DirectorySource, Synthet
 def real_files(dummyjson_dir: Path) -> dict[str, list[dict[str, Any]]]:
     """The snapshot's records, read straight from the files (the expected answers)."""
     return {
-        name: json.loads((dummyjson_dir / f"{name}.json").read_text())[name]
-        for name in ("users", "products", "carts")
+        name: json.loads((dummyjson_dir / f"{name}.json").read_text())[name] for name in ("users", "products", "carts")
     }
 
 
@@ -63,9 +62,7 @@ def test_limit_zero_returns_everything(http: requests.Session, api: ApiServer, r
     assert sum(len(cart["products"]) for cart in body["carts"]) == 800
 
 
-def test_limit_above_total_returns_the_rest_and_reports_its_size(
-    http: requests.Session, api: ApiServer
-) -> None:
+def test_limit_above_total_returns_the_rest_and_reports_its_size(http: requests.Session, api: ApiServer) -> None:
     body = get(http, api, "/carts?limit=1000&skip=200").json()
     assert [cart["id"] for cart in body["carts"]] == list(range(201, 209))
     assert (body["total"], body["skip"], body["limit"]) == (208, 200, 8)
@@ -87,13 +84,9 @@ def test_paging_rebuilds_each_file_exactly(http: requests.Session, api: ApiServe
         assert records == expected, resource
 
 
-def test_select_keeps_only_the_fields_and_id(
-    http: requests.Session, api: ApiServer, real_files: dict
-) -> None:
+def test_select_keeps_only_the_fields_and_id(http: requests.Session, api: ApiServer, real_files: dict) -> None:
     users = get(http, api, "/users?select=firstName,email&limit=3").json()["users"]
-    expected = [
-        {"id": u["id"], "firstName": u["firstName"], "email": u["email"]} for u in real_files["users"][:3]
-    ]
+    expected = [{"id": u["id"], "firstName": u["firstName"], "email": u["email"]} for u in real_files["users"][:3]]
     assert users == expected
     products = get(http, api, "/products?select=title, price,nosuchfield&limit=0").json()["products"]
     assert len(products) == 194

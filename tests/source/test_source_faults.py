@@ -69,9 +69,7 @@ def test_truncated_body_is_about_half_then_the_connection_closes() -> None:
                 received += chunk
     head, body = received.split(b"\r\n\r\n", 1)
     promised = int(
-        next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")).split(b":")[
-            1
-        ]
+        next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")).split(b":")[1]
     )
     assert promised // 2 == len(body)
 

@@ -46,9 +46,7 @@ def test_pages_agree_with_each_other(source: SyntheticSource) -> None:
     for resource in ("users", "products", "carts"):
         assert source.items(resource, 10, 5) == source.items(resource, 0, 15)[10:]
         # Asking for a cart after its neighbours, or alone, gives the same record (nothing depends on order).
-        assert source.items(resource, 12, 1) == SyntheticSource(users=60, products=80, carts=400).items(
-            resource, 12, 1
-        )
+        assert source.items(resource, 12, 1) == SyntheticSource(users=60, products=80, carts=400).items(resource, 12, 1)
 
 
 def test_totals_ids_and_the_end_of_the_range(source: SyntheticSource) -> None:
@@ -164,9 +162,7 @@ def test_products_look_like_a_catalogue() -> None:
 def test_users_carry_places_and_the_sensitive_fields() -> None:
     users = SyntheticSource(users=300).items("users", 0, 300)
     assert all(set(user) >= SENSITIVE_FIELDS for user in users)
-    assert all(
-        set(user["bank"]) == {"cardNumber", "cardExpire", "cardType", "currency", "iban"} for user in users
-    )
+    assert all(set(user["bank"]) == {"cardNumber", "cardExpire", "cardType", "currency", "iban"} for user in users)
     assert all(set(user["crypto"]) == {"coin", "wallet", "network"} for user in users)
     countries = Counter(user["address"]["country"] for user in users)
     assert len(countries) >= 12
