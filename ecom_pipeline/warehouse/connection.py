@@ -1,0 +1,145 @@
+"""Snowflake connections, the statement runner (with the emulator adapter) and the warehouse bootstrap."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import snowflake.connector
+from snowflake.connector.errors import Error as SnowflakeError
+
+from ecom_pipeline.exceptions import WarehouseError
+from ecom_pipeline.settings import Settings, SnowflakeSettings
+from ecom_pipeline.warehouse.emulator_adapter import adapt
+from ecom_pipeline.warehouse.sqlrender import SETUP_FILES, load_sql_file, names_from_settings
+
+logger = logging.getLogger(__name__)
+
+Row = tuple[Any, ...]
+
+
+class Warehouse:
+    """One Snowflake session: statements with bound `?` parameters, via the adapter on the emulator."""
+
+    def __init__(self, connection: Any, emulator: bool) -> None:
+        self.connection = connection
+        self.emulator = emulator
+        self.skipped: list[str] = []
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[Row]:
+        """Run one statement and return its rows (DML returns Snowflake's count rows)."""
+        statements: Sequence[str] = (sql,)
+        merge_counts = None
+        if self.emulator:
+            adapted = adapt(sql)
+            if adapted.skipped:
+                self.skipped.append(adapted.gap.statement if adapted.gap else sql[:40])
+                logger.debug("emulator adapter skipped: %s", sql.splitlines()[0])
+                return []
+            statements, merge_counts = adapted.statements, adapted.merge_counts
+        results = [self._run(statement, params) for statement in statements]
+        if merge_counts is not None:  # Snowflake's MERGE answers one row: (rows inserted, rows updated)
+            return [tuple(int(results[index][0][0]) for index in merge_counts)]
+        return results[-1]
+
+    def query_dicts(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        """Run a query and return rows as dicts keyed by lower-case column name."""
+        with self.connection.cursor() as cursor:
+            self._execute_cursor(cursor, sql, params)
+            names = [column[0].lower() for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN ... COMMIT, or ROLLBACK when the block raises."""
+        self._run("begin", None)
+        try:
+            yield
+        except BaseException:
+            self._run("rollback", None)
+            raise
+        self._run("commit", None)
+
+    def _run(self, sql: str, params: Sequence[Any] | None) -> list[Row]:
+        with self.connection.cursor() as cursor:
+            self._execute_cursor(cursor, sql, params)
+            return list(cursor.fetchall()) if cursor.description else []
+
+    @staticmethod
+    def _execute_cursor(cursor: Any, sql: str, params: Sequence[Any] | None) -> None:
+        try:
+            cursor.execute(sql, params)
+        except SnowflakeError as error:
+            first_line = " ".join(sql.split())[:160]
+            raise WarehouseError(f"Snowflake statement failed: {error.msg or error} -- in: {first_line}") from error
+
+
+def connect_kwargs(sf: SnowflakeSettings) -> dict[str, Any]:
+    """Connector arguments for these settings (host/port/protocol only when set)."""
+    kwargs: dict[str, Any] = {
+        "account": sf.account,
+        "user": sf.user,
+        "password": sf.password.get_secret_value(),
+        "role": sf.role,
+        "warehouse": sf.warehouse,
+        "database": sf.database,
+        "schema": sf.schema_name,
+        # Server-side binding: values travel as typed parameters, never inside the SQL text.
+        "paramstyle": "qmark",
+        "login_timeout": 60,
+        "session_parameters": {"QUERY_TAG": "ecom-pipeline"},
+    }
+    if sf.host:
+        kwargs["host"] = sf.host
+    if sf.port:
+        kwargs["port"] = sf.port
+    if sf.host or sf.port:
+        kwargs["protocol"] = sf.protocol
+    if sf.emulator:
+        # The emulator answers an unsupported statement with HTTP 500; do not retry it for minutes.
+        kwargs["network_timeout"] = 60
+        kwargs["session_parameters"] = {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False}
+    return kwargs
+
+
+@contextmanager
+def connect(sf: SnowflakeSettings) -> Iterator[Warehouse]:
+    """Open a Snowflake session (the emulator when `sf.emulator`), closed on exit."""
+    try:
+        connection = snowflake.connector.connect(**connect_kwargs(sf))
+    except SnowflakeError as error:
+        where = f"{sf.host}:{sf.port}" if sf.host else f"account {sf.account}"
+        raise WarehouseError(f"cannot connect to Snowflake at {where} as {sf.user}: {error.msg or error}") from error
+    try:
+        yield Warehouse(connection, emulator=sf.emulator)
+    finally:
+        connection.close()
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """What `bootstrap_warehouse` ran."""
+
+    files: int
+    executed: int
+    skipped: tuple[str, ...]
+
+    def __str__(self) -> str:
+        skipped = f", {len(self.skipped)} skipped by the emulator adapter" if self.skipped else ""
+        return f"{self.files} SQL files, {self.executed} statements{skipped}"
+
+
+def bootstrap_warehouse(settings: Settings) -> BootstrapResult:
+    """Run sql/setup/01..04 and the analytics views, in order; every file is safe to run again."""
+    names = names_from_settings(settings.snowflake, settings.storage)
+    executed = 0
+    with connect(settings.snowflake) as warehouse:
+        for relative_path in SETUP_FILES:
+            for statement in load_sql_file(relative_path, names):
+                warehouse.execute(statement)
+                executed += 1
+        skipped = tuple(warehouse.skipped)
+    return BootstrapResult(files=len(SETUP_FILES), executed=executed - len(skipped), skipped=skipped)

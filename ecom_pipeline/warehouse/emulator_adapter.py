@@ -1,0 +1,131 @@
+"""The local adapter: absorbs what the fakesnow emulator cannot run, so `sql/` stays real Snowflake SQL.
+
+Used only when `settings.snowflake.emulator` is true. Every statement passes through `adapt()`, which either
+returns it unchanged, drops it (`skip`), or rewrites it into statements the emulator runs with the same effect
+(`rewrite`). `EMULATOR_GAPS` lists each kind with its reason; `gaps_markdown()` renders it for the README.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+Action = Literal["skip", "rewrite"]
+
+
+@dataclass(frozen=True)
+class EmulatorGap:
+    """One kind of statement the adapter handles, and why."""
+
+    statement: str
+    action: Action
+    pattern: re.Pattern[str]
+    reason: str
+
+
+def _starts(words: str) -> re.Pattern[str]:
+    return re.compile(r"^\s*" + words.replace(" ", r"\s+") + r"\b", re.IGNORECASE)
+
+
+EMULATOR_GAPS: tuple[EmulatorGap, ...] = (
+    EmulatorGap(
+        "CREATE WAREHOUSE",
+        "skip",
+        _starts("create warehouse"),
+        "fakesnow cannot parse it; DuckDB has no compute warehouses to size or suspend.",
+    ),
+    EmulatorGap(
+        "CREATE ROLE",
+        "skip",
+        _starts("create role"),
+        "fakesnow cannot parse it; the emulator has no access control.",
+    ),
+    EmulatorGap(
+        "GRANT",
+        "skip",
+        _starts("grant"),
+        "fakesnow cannot parse grants; every session may do everything.",
+    ),
+    EmulatorGap(
+        "CREATE STORAGE INTEGRATION",
+        "skip",
+        _starts("create storage integration"),
+        "fakesnow cannot parse it; the emulator reads S3 with its own s3fs credentials and endpoint.",
+    ),
+    EmulatorGap(
+        "MERGE",
+        "rewrite",
+        _starts("merge into"),
+        "fakesnow runs MERGE through a temporary table in its global catalog, which DuckDB refuses inside "
+        "a transaction that already wrote elsewhere: rewritten as count + UPDATE ... FROM + INSERT ... "
+        "WHERE NOT EXISTS, returning Snowflake's (rows inserted, rows updated).",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Adapted:
+    """What to run for one statement: nothing (skipped), the statement itself, or a MERGE rewrite."""
+
+    statements: tuple[str, ...]
+    gap: EmulatorGap | None = None
+    # For a MERGE rewrite: the indexes of the count queries whose first value is (inserted, updated).
+    merge_counts: tuple[int, int] | None = field(default=None)
+
+    @property
+    def skipped(self) -> bool:
+        """True when the emulator runs nothing for this statement."""
+        return not self.statements
+
+
+def adapt(sql: str) -> Adapted:
+    """Return what the emulator should run for `sql`."""
+    for gap in EMULATOR_GAPS:
+        if gap.pattern.search(sql):
+            if gap.action == "skip":
+                return Adapted((), gap)
+            return _rewrite_merge(sql, gap)
+    return Adapted((sql,))
+
+
+def _rewrite_merge(sql: str, gap: EmulatorGap) -> Adapted:
+    """Rewrite `MERGE INTO t AS a USING (...) AS s ON ... WHEN MATCHED UPDATE / WHEN NOT MATCHED INSERT`."""
+    import sqlglot  # fakesnow's own parser: present wherever the emulator runs
+    from sqlglot import exp
+
+    merge = sqlglot.parse_one(sql, read="snowflake")
+    if not isinstance(merge, exp.Merge):
+        raise ValueError(f"expected a MERGE statement, got: {sql[:80]}")
+    target, source, on = merge.this, merge.args["using"], merge.args["on"]
+    target_name = target.copy()
+    target_name.set("alias", None)
+    when_clauses = merge.args["whens"].expressions if isinstance(merge.args["whens"], exp.Whens) else []
+    update = next((w.args["then"] for w in when_clauses if w.args.get("matched")), None)
+    insert = next((w.args["then"] for w in when_clauses if not w.args.get("matched")), None)
+    if not isinstance(update, exp.Update) or not isinstance(insert, exp.Insert):
+        raise ValueError("the MERGE rewrite handles exactly one WHEN MATCHED UPDATE and one WHEN NOT MATCHED INSERT")
+
+    def dialect(node: exp.Expression) -> str:
+        return node.sql(dialect="snowflake")
+
+    matched = f"exists (select 1 from {dialect(target)} where {dialect(on)})"
+    source_sql = dialect(source)
+    # Counts first: after the UPDATE and INSERT every source row matches.
+    count_inserted = f"select count(*) from {source_sql} where not {matched}"
+    count_updated = f"select count(*) from {source_sql} where {matched}"
+    # DuckDB takes no alias in SET targets: name the bare column.
+    assignments = ", ".join(f"{a.this.name} = {dialect(a.expression)}" for a in update.expressions)
+    update_sql = f"update {dialect(target)} set {assignments} from {source_sql} where {dialect(on)}"
+    columns = ", ".join(column.name for column in insert.this.expressions)
+    values = ", ".join(dialect(value) for value in insert.expression.expressions)
+    insert_sql = f"insert into {dialect(target_name)} ({columns}) select {values} from {source_sql}"
+    insert_sql += f" where not {matched}"
+    return Adapted((count_inserted, count_updated, update_sql, insert_sql), gap, merge_counts=(0, 1))
+
+
+def gaps_markdown() -> str:
+    """The adapter's statement kinds as a markdown table (for the README)."""
+    lines = ["| statement | local adapter | why |", "|---|---|---|"]
+    lines += [f"| `{gap.statement}` | {gap.action} | {gap.reason} |" for gap in EMULATOR_GAPS]
+    return "\n".join(lines)

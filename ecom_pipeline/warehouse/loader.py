@@ -1,0 +1,214 @@
+"""Exactly-once load of curated partitions: COPY into staging, MERGE into `orders`, audit, then reconcile.
+
+Re-running a load for the same partitions converges: COPY uses FORCE = TRUE (so it reloads whether or not
+Snowflake still holds the files' load history), staging is emptied first, and MERGE on `order_id` updates
+rows it already has instead of adding them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from ecom_pipeline.exceptions import ReconciliationError, WarehouseError
+from ecom_pipeline.settings import Settings
+from ecom_pipeline.warehouse.connection import Warehouse, connect
+from ecom_pipeline.warehouse.sqlrender import names_from_settings, render
+
+CENTS = Decimal("0.01")
+
+# Every column of `orders`; staging holds the same ones, with `order_date_copy` for `order_date`.
+ORDER_COLUMNS: tuple[str, ...] = (
+    "order_id", "order_date", "cart_id", "product_id", "customer_id", "product_title", "category", "brand",
+    "customer_name", "customer_email", "city", "state", "country", "quantity", "unit_price",
+    "discount_percentage", "discounted_revenue", "revenue", "cost_price", "profit", "order_status",
+    "ingested_at", "run_id",
+)  # fmt: skip
+
+TRUNCATE_STAGING = "truncate table {{ database }}.{{ schema }}.orders_staging"
+
+# The stage path must be literal SQL in Snowflake; the date in it is validated by the renderer's date pattern.
+COPY_PARTITION = """
+copy into {{ database }}.{{ schema }}.orders_staging
+from '@{{ database }}.{{ schema }}.{{ stage }}/order_date={{ partition_date }}/'
+file_format = (format_name = '{{ database }}.{{ schema }}.{{ file_format }}')
+match_by_column_name = case_insensitive
+force = true
+on_error = abort_statement
+"""
+
+
+MERGE_TEMPLATE = """
+merge into {{ database }}.{{ schema }}.orders as target
+using (
+    select <source_columns>
+    from {{ database }}.{{ schema }}.orders_staging
+    qualify row_number() over (partition by order_id order by ingested_at desc, run_id desc) = 1
+) as staged
+on target.order_id = staged.order_id
+when matched then update set <assignments>
+when not matched then insert (<columns>) values (<values>)
+"""
+
+
+def _merge_sql() -> str:
+    """MERGE staging (deduplicated on order_id) into `orders`, every column spelled out."""
+    parts = {
+        "<source_columns>": ", ".join(
+            "order_date_copy as order_date" if c == "order_date" else c for c in ORDER_COLUMNS
+        ),
+        "<assignments>": ", ".join(f"{c} = staged.{c}" for c in ORDER_COLUMNS if c != "order_id"),
+        "<columns>": ", ".join(ORDER_COLUMNS),
+        "<values>": ", ".join(f"staged.{c}" for c in ORDER_COLUMNS),
+    }
+    sql = MERGE_TEMPLATE
+    for token, text in parts.items():
+        sql = sql.replace(token, text)
+    return sql
+
+
+MERGE_ORDERS = _merge_sql()
+
+INSERT_AUDIT = """
+insert into {{ database }}.{{ schema }}.load_audit
+    (run_id, partition_dates, files, rows_staged, revenue_staged, rows_inserted, rows_updated,
+     started_at, finished_at)
+values (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+STAGED_TOTALS = """
+select count(*), cast(round(coalesce(sum(revenue), 0), 2) as number(18, 2))
+from {{ database }}.{{ schema }}.orders_staging
+"""
+
+LOADED_TOTALS = """
+select count(*), cast(round(coalesce(sum(revenue), 0), 2) as number(18, 2))
+from {{ database }}.{{ schema }}.orders
+where order_date in ({placeholders})
+"""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one load did, as written to `load_audit`."""
+
+    run_id: str
+    partitions: tuple[str, ...]
+    files: int
+    rows_staged: int
+    revenue_staged: Decimal
+    rows_inserted: int
+    rows_updated: int
+    started_at: datetime
+    finished_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (money as a string with two places, times in ISO 8601)."""
+        values = asdict(self)
+        values["partitions"] = list(self.partitions)
+        values["revenue_staged"] = f"{self.revenue_staged:.2f}"
+        values["started_at"] = self.started_at.isoformat()
+        values["finished_at"] = self.finished_at.isoformat()
+        return values
+
+
+def _partition_dates(partitions: Sequence[str]) -> tuple[str, ...]:
+    """Validate `YYYY-MM-DD` partition values; return them sorted and unique."""
+    try:
+        return tuple(sorted({date.fromisoformat(value).isoformat() for value in partitions}))
+    except (TypeError, ValueError) as error:
+        raise WarehouseError(f"partitions must be YYYY-MM-DD dates, got {list(partitions)}: {error}") from error
+
+
+def load_orders(
+    settings: Settings, partitions: Sequence[str], run_id: str, expected: Mapping[str, Any] | None = None
+) -> LoadResult:
+    """Load the run's curated partitions into `orders` in one transaction, then reconcile.
+
+    Raises:
+        WarehouseError: a statement failed (the transaction is rolled back) or a partition has no files.
+        ReconciliationError: rows or revenue differ between the curated files, `orders` and `expected`.
+    """
+    dates = _partition_dates(partitions)
+    names = names_from_settings(settings.snowflake, settings.storage)
+    started_at = datetime.now(UTC)
+    with connect(settings.snowflake) as warehouse:
+        with warehouse.transaction():
+            warehouse.execute(render(TRUNCATE_STAGING, names))
+            files = sum(_copy_partition(warehouse, names, partition_date) for partition_date in dates)
+            [(rows_inserted, rows_updated)] = warehouse.execute(render(MERGE_ORDERS, names))
+            staged_rows, staged_revenue = _totals(warehouse, render(STAGED_TOTALS, names), ())
+            finished_at = datetime.now(UTC)
+            # Money is bound as text: NUMBER(18,2) takes it exactly, where a float binding would not.
+            audit = (run_id, ",".join(dates), files, staged_rows, str(staged_revenue))
+            # Typed binding: a bare datetime binds as TIMESTAMP_NTZ and would take the session's time zone.
+            audit += (int(rows_inserted), int(rows_updated), ("TIMESTAMP_TZ", started_at))
+            audit += (("TIMESTAMP_TZ", finished_at),)
+            warehouse.execute(render(INSERT_AUDIT, names), audit)
+        result = LoadResult(
+            run_id=run_id,
+            partitions=dates,
+            files=files,
+            rows_staged=staged_rows,
+            revenue_staged=staged_revenue,
+            rows_inserted=int(rows_inserted),
+            rows_updated=int(rows_updated),
+            started_at=started_at,
+            finished_at=finished_at,
+        )
+        reconcile(warehouse, names, result, expected)
+    return result
+
+
+def _copy_partition(warehouse: Warehouse, names: Mapping[str, str], partition_date: str) -> int:
+    """COPY one `order_date=` folder into staging; return the number of files loaded."""
+    rows = warehouse.execute(render(COPY_PARTITION, {**names, "partition_date": partition_date}))
+    # Snowflake answers one row per file (file, status, ...); with no files, one status row of one column.
+    loaded = [row for row in rows if len(row) > 1]
+    failed = [row for row in loaded if str(row[1]).upper() not in ("LOADED", "PARTIALLY_LOADED")]
+    if failed:
+        raise WarehouseError(f"COPY of partition {partition_date} did not load {failed[0][0]}: {failed[0][1]}")
+    if not loaded:
+        location = f"s3://{names['bucket']}/{names['prefix']}/order_date={partition_date}/"
+        raise WarehouseError(f"partition {partition_date} has no files under {location}")
+    return len(loaded)
+
+
+def _totals(warehouse: Warehouse, sql: str, params: Sequence[Any]) -> tuple[int, Decimal]:
+    [(rows, revenue)] = warehouse.execute(sql, params)
+    return int(rows), Decimal(str(revenue)).quantize(CENTS)
+
+
+def reconcile(
+    warehouse: Warehouse, names: Mapping[str, str], result: LoadResult, expected: Mapping[str, Any] | None
+) -> None:
+    """Check rows and revenue: curated files (staging) = `orders` in the partitions (= job summary)."""
+    if result.partitions:
+        sql = render(LOADED_TOTALS, names).replace("{placeholders}", ", ".join("?" for _ in result.partitions))
+        loaded = _totals(warehouse, sql, [date.fromisoformat(value) for value in result.partitions])
+    else:
+        loaded = (0, Decimal("0.00"))
+    staged = (result.rows_staged, result.revenue_staged)
+    problems = [_difference("orders", loaded, "curated files", staged)]
+    if expected is not None:
+        summary = (int(expected["rows_written"]), Decimal(str(expected["revenue_written"])).quantize(CENTS))
+        problems.append(_difference("curated files", staged, "job summary", summary))
+    found = [problem for problem in problems if problem]
+    if found:
+        raise ReconciliationError(
+            f"load {result.run_id} of partitions {', '.join(result.partitions) or '(none)'} "
+            f"does not reconcile: {'; '.join(found)}"
+        )
+
+
+def _difference(name: str, actual: tuple[int, Decimal], reference_name: str, reference: tuple[int, Decimal]) -> str:
+    """Describe how `actual` differs from `reference`, or return '' when they agree."""
+    parts = []
+    if actual[0] != reference[0]:
+        parts.append(f"rows {actual[0]} vs {reference[0]} ({actual[0] - reference[0]:+d})")
+    if actual[1] != reference[1]:
+        parts.append(f"revenue {actual[1]:.2f} vs {reference[1]:.2f} ({actual[1] - reference[1]:+.2f})")
+    return f"{name} vs {reference_name}: {', '.join(parts)}" if parts else ""

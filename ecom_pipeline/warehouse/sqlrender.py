@@ -1,0 +1,110 @@
+"""A tiny SQL renderer: fills `{{ name }}` placeholders with object names that pass a strict pattern.
+
+Only names go through here (database, schema, stage, bucket, ...): Snowflake cannot bind an identifier or a
+stage URL as a parameter. Values (dates, run ids, counts) are always bound by the caller, never rendered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+
+from ecom_pipeline.settings import REPO_ROOT, SnowflakeSettings, StorageSettings
+
+SQL_DIR = REPO_ROOT / "sql"
+SETUP_FILES: tuple[str, ...] = (
+    "setup/01_snowflake_setup.sql",
+    "setup/02_storage_integration.sql",
+    "setup/03_stage_setup.sql",
+    "setup/04_orders_table.sql",
+    "views/analytics_views.sql",
+)
+FILE_FORMAT_NAME = "CURATED_PARQUET"
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+# One pattern per kind of name. None of them admits a quote, a space, a semicolon or a comment marker.
+PATTERNS: dict[str, re.Pattern[str]] = {
+    "identifier": re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$"),
+    # S3 bucket naming rules: 3-63 lowercase letters, digits, dots and hyphens.
+    "bucket": re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
+    # Key prefix: path segments of safe characters, no leading or trailing slash, no `..`.
+    "prefix": re.compile(r"^(?!.*\.\.)[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*$"),
+    "role_arn": re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"),
+    "date": re.compile(r"^\d{4}-\d{2}-\d{2}$"),
+}
+
+# The kind of every placeholder our SQL uses; an unknown placeholder is an error, not a default identifier.
+PLACEHOLDER_KINDS: dict[str, str] = {
+    "database": "identifier",
+    "schema": "identifier",
+    "warehouse": "identifier",
+    "role": "identifier",
+    "integration": "identifier",
+    "stage": "identifier",
+    "file_format": "identifier",
+    "bucket": "bucket",
+    "prefix": "prefix",
+    "aws_role_arn": "role_arn",
+    "partition_date": "date",
+}
+
+
+def validate(name: str, value: str) -> str:
+    """Return `value` if it is a valid `name` placeholder value; raise ValueError naming the placeholder."""
+    kind = PLACEHOLDER_KINDS.get(name)
+    if kind is None:
+        raise ValueError(f"unknown SQL placeholder '{name}'; known: {', '.join(sorted(PLACEHOLDER_KINDS))}")
+    if not isinstance(value, str) or not PATTERNS[kind].fullmatch(value):
+        raise ValueError(f"SQL placeholder '{name}' rejects {value!r}: not a valid {kind.replace('_', ' ')}")
+    if kind == "date":
+        try:
+            date.fromisoformat(value)  # the pattern admits 2026-13-45; the calendar does not
+        except ValueError as error:
+            raise ValueError(f"SQL placeholder '{name}' rejects {value!r}: {error}") from error
+    return value
+
+
+def render(sql: str, values: Mapping[str, str]) -> str:
+    """Replace every `{{ name }}` in `sql` with its validated value."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise ValueError(f"SQL placeholder '{name}' has no value; given: {', '.join(sorted(values))}")
+        return validate(name, values[name])
+
+    return PLACEHOLDER.sub(substitute, sql)
+
+
+def names_from_settings(sf: SnowflakeSettings, storage: StorageSettings) -> dict[str, str]:
+    """The placeholder values our SQL files use, taken from settings."""
+    return {
+        "database": sf.database,
+        "schema": sf.schema_name,
+        "warehouse": sf.warehouse,
+        "role": sf.role,
+        "integration": sf.storage_integration,
+        "stage": sf.stage,
+        "file_format": FILE_FORMAT_NAME,
+        "bucket": storage.curated_bucket,
+        "prefix": storage.curated_prefix.strip("/"),
+        "aws_role_arn": sf.aws_role_arn,
+    }
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split SQL on `;` at line ends, dropping comment-only chunks (our files hold no `;` in strings)."""
+    statements = []
+    for chunk in re.split(r";\s*(?:\n|$)", sql):
+        code = "\n".join(line for line in chunk.splitlines() if not line.strip().startswith("--")).strip()
+        if code:
+            statements.append(code)
+    return statements
+
+
+def load_sql_file(relative_path: str, values: Mapping[str, str], sql_dir: Path = SQL_DIR) -> list[str]:
+    """Read, render and split one file under `sql/`."""
+    return split_statements(render((sql_dir / relative_path).read_text(encoding="utf-8"), values))

@@ -1,0 +1,144 @@
+"""The exactly-once loader against the fakesnow emulator reading curated Parquet from the moto S3 server."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from curated_data import by_partition, job_summary, parquet_bytes, part_key
+
+from ecom_pipeline.exceptions import ReconciliationError, WarehouseError
+from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_pipeline.settings import Settings
+from ecom_pipeline.warehouse.connection import bootstrap_warehouse, connect
+from ecom_pipeline.warehouse.loader import load_orders
+
+
+def _count(settings: Settings, sql: str) -> int:
+    with connect(settings.snowflake) as warehouse:
+        [(value,)] = warehouse.execute(sql)
+    return int(value)
+
+
+def test_bootstrap_runs_every_file_and_is_safe_to_rerun(warehouse_settings: Settings) -> None:
+    first = bootstrap_warehouse(warehouse_settings)
+    second = bootstrap_warehouse(warehouse_settings)
+    assert first == second
+    assert first.files == 5
+    # 23 statements: 13 run, 10 (warehouse, role, grants, integration) skipped by the emulator adapter
+    assert (first.executed, len(first.skipped)) == (13, 10)
+    tables = _count(
+        warehouse_settings,
+        "select count(*) from information_schema.tables where table_schema = 'ANALYTICS' "
+        "and table_name in ('ORDERS', 'ORDERS_STAGING', 'LOAD_AUDIT')",
+    )
+    assert tables == 3
+    for view in ("vw_sales_by_category", "vw_top_customers", "vw_order_status", "vw_sales_by_country",
+                 "vw_daily_revenue"):  # fmt: skip
+        assert _count(warehouse_settings, f"select count(*) from {view}") == 0
+    assert _count(warehouse_settings, "select total_orders from vw_kpis") == 0
+
+
+def test_load_is_exactly_once(
+    bootstrapped: Settings, curated_partitions: list[str], curated: list[dict[str, Any]]
+) -> None:
+    expected = job_summary(curated)
+    first = load_orders(bootstrapped, curated_partitions, "run-1", expected)
+    assert (first.rows_staged, first.rows_inserted, first.rows_updated) == (800, 800, 0)
+    assert first.files == len(curated_partitions) == 10
+    assert first.revenue_staged == sum(row["revenue"] for row in curated)
+    assert _count(bootstrapped, "select count(*) from orders") == 800
+    assert _count(bootstrapped, "select count(*) from orders where order_date is null") == 0
+    assert _count(bootstrapped, "select count(distinct order_date) from orders") == 10
+
+    second = load_orders(bootstrapped, curated_partitions, "run-2", expected)
+    assert (second.rows_inserted, second.rows_updated) == (0, 800)
+    assert _count(bootstrapped, "select count(*) from orders") == 800
+    assert _count(bootstrapped, "select count(distinct order_id) from orders") == 800
+    audit = _count(bootstrapped, "select count(*) from load_audit where rows_staged = 800 and files = 10")
+    assert audit == 2
+    with connect(bootstrapped.snowflake) as warehouse:
+        [audit_row] = warehouse.query_dicts("select * from load_audit where run_id = ?", ["run-1"])
+    assert audit_row["started_at"] == first.started_at and audit_row["finished_at"] == first.finished_at
+    assert (audit_row["rows_inserted"], audit_row["rows_updated"]) == (800, 0)
+    assert audit_row["revenue_staged"] == first.revenue_staged
+    assert audit_row["partition_dates"] == ",".join(curated_partitions)
+
+    # COPY load history gone: staging dropped and recreated by the bootstrap (FORCE = TRUE reloads anyway).
+    with connect(bootstrapped.snowflake) as warehouse:
+        warehouse.execute("drop table orders_staging")
+    bootstrap_warehouse(bootstrapped)
+    third = load_orders(bootstrapped, curated_partitions, "run-3", expected)
+    assert (third.rows_staged, third.rows_inserted, third.rows_updated) == (800, 0, 800)
+    assert _count(bootstrapped, "select count(*) from orders") == 800
+    assert _count(bootstrapped, "select count(*) from load_audit") == 3
+
+
+def test_reconciliation_reports_a_changed_revenue_in_a_curated_file(
+    bootstrapped: Settings, s3_emulator: S3Emulator, curated: list[dict[str, Any]]
+) -> None:
+    partition_date, rows = next(iter(by_partition(curated).items()))
+    expected = job_summary(rows)
+    tampered = [dict(row) for row in rows]
+    tampered[0]["revenue"] += Decimal("10.05")
+    storage = bootstrapped.storage
+    key = part_key(storage.curated_prefix, partition_date)
+    s3_emulator.client().put_object(Bucket=storage.curated_bucket, Key=key, Body=parquet_bytes(tampered))
+
+    with pytest.raises(ReconciliationError) as caught:
+        load_orders(bootstrapped, [partition_date], "run-tampered", expected)
+    message = str(caught.value)
+    assert "curated files vs job summary" in message
+    assert "(+10.05)" in message and "rows" not in message.split("job summary:")[1]
+
+
+def test_reconciliation_reports_a_missing_row(
+    bootstrapped: Settings, s3_emulator: S3Emulator, curated: list[dict[str, Any]]
+) -> None:
+    partition_date, rows = next(iter(by_partition(curated).items()))
+    expected = job_summary(rows)
+    storage = bootstrapped.storage
+    key = part_key(storage.curated_prefix, partition_date)
+    s3_emulator.client().put_object(Bucket=storage.curated_bucket, Key=key, Body=parquet_bytes(rows[1:]))
+
+    with pytest.raises(ReconciliationError) as caught:
+        load_orders(bootstrapped, [partition_date], "run-short", expected)
+    assert f"rows {len(rows) - 1} vs {len(rows)} (-1)" in str(caught.value)
+    assert f"({-rows[0]['revenue']:+.2f})" in str(caught.value)
+
+
+def test_reconciliation_reports_orders_rows_the_files_do_not_have(
+    bootstrapped: Settings, s3_emulator: S3Emulator, curated: list[dict[str, Any]]
+) -> None:
+    partition_date, rows = next(iter(by_partition(curated).items()))
+    storage = bootstrapped.storage
+    client = s3_emulator.client()
+    client.put_object(Bucket=storage.curated_bucket, Key=part_key(storage.curated_prefix, partition_date),
+                      Body=parquet_bytes(rows))  # fmt: skip
+    load_orders(bootstrapped, [partition_date], "run-full", job_summary(rows))
+    # The job rewrites the partition without one order: `orders` still holds it, MERGE never deletes.
+    client.put_object(Bucket=storage.curated_bucket, Key=part_key(storage.curated_prefix, partition_date),
+                      Body=parquet_bytes(rows[1:]))  # fmt: skip
+    with pytest.raises(ReconciliationError, match=r"orders vs curated files: rows .* \(\+1\)"):
+        load_orders(bootstrapped, [partition_date], "run-smaller", job_summary(rows[1:]))
+
+
+def test_load_rejects_bad_partitions_and_missing_files(bootstrapped: Settings) -> None:
+    with pytest.raises(WarehouseError, match="YYYY-MM-DD"):
+        load_orders(bootstrapped, ["2026-06-17'; drop table orders; --"], "run-bad")
+    with pytest.raises(WarehouseError, match="partition 2031-01-01 has no files"):
+        load_orders(bootstrapped, ["2031-01-01"], "run-missing")
+    # the failed load rolled back: no audit row
+    assert _count(bootstrapped, "select count(*) from load_audit") == 0
+
+
+def test_load_result_as_dict_is_json_friendly(
+    bootstrapped: Settings, curated_partitions: list[str], curated: list[dict[str, Any]]
+) -> None:
+    result = load_orders(bootstrapped, curated_partitions[:1], "run-dict")
+    values = result.as_dict()
+    assert values["partitions"] == curated_partitions[:1]
+    assert values["revenue_staged"] == f"{sum(r['revenue'] for r in by_partition(curated)[curated_partitions[0]]):.2f}"
+    assert replace(result, run_id="x").run_id == "x"

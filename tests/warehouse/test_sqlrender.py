@@ -1,0 +1,66 @@
+"""The SQL renderer lets only well-formed names into SQL text."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecom_pipeline.settings import Settings
+from ecom_pipeline.warehouse.sqlrender import (
+    SETUP_FILES,
+    load_sql_file,
+    names_from_settings,
+    render,
+    split_statements,
+)
+
+
+def test_render_fills_valid_names() -> None:
+    sql = render(
+        "copy into {{ database }}.{{schema}}.orders "
+        "from 's3://{{ bucket }}/{{ prefix }}/order_date={{ partition_date }}/'",
+        {"database": "ECOM_1", "schema": "analytics$x", "bucket": "ecom-curated", "prefix": "orders/v1",
+         "partition_date": "2026-06-17"},
+    )  # fmt: skip
+    assert sql == "copy into ECOM_1.analytics$x.orders from 's3://ecom-curated/orders/v1/order_date=2026-06-17/'"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("database", "orders; DROP TABLE x"),
+        ("schema", "a.b"),
+        ("stage", "1stage"),
+        ("warehouse", "wh -- comment"),
+        ("bucket", "Bad_Bucket"),
+        ("bucket", "b' or '1'='1"),
+        ("prefix", "../etc"),
+        ("prefix", "orders/'; drop"),
+        ("aws_role_arn", "arn:aws:iam::123:role/x"),
+        ("aws_role_arn", "arn:aws:iam::000000000000:role/x'"),
+        ("partition_date", "2026-13-45"),
+        ("partition_date", "2026-06-17' or 1=1"),
+    ],
+)
+def test_render_rejects_values_that_are_not_names(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=f"placeholder '{name}'"):
+        render(f"select {{{{ {name} }}}}", {name: value})
+
+
+def test_render_rejects_unknown_and_missing_placeholders() -> None:
+    with pytest.raises(ValueError, match="unknown SQL placeholder 'table'"):
+        render("select * from {{ table }}", {"table": "orders"})
+    with pytest.raises(ValueError, match="placeholder 'schema' has no value"):
+        render("select 1 from {{ database }}.{{ schema }}.t", {"database": "ECOM"})
+
+
+def test_every_setup_file_renders_from_default_settings() -> None:
+    names = names_from_settings(Settings().snowflake, Settings().storage)
+    statements = [s for path in SETUP_FILES for s in load_sql_file(path, names)]
+    assert all("{{" not in statement for statement in statements)
+    assert any(s.startswith("create or replace view ECOM.ANALYTICS.vw_kpis") for s in statements)
+    assert sum(s.startswith("create or replace view") for s in statements) == 6
+
+
+def test_split_statements_drops_comments_and_keeps_order() -> None:
+    sql = "-- header\ncreate table a (x int);\n\n-- b next\ncreate table b (y int);\n"
+    assert split_statements(sql) == ["create table a (x int)", "create table b (y int)"]
