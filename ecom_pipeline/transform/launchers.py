@@ -1,0 +1,311 @@
+"""How the transform job is launched: local spark-submit, the Glue 4 container (compose), or AWS Glue.
+
+Every launcher takes a JobRequest, runs spark_jobs/orders_job.py somewhere, and returns the job summary
+it wrote to S3 (docs/architecture.md, "Curated zone"). Which one runs is a profile setting, nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+import boto3
+from botocore.exceptions import ClientError
+
+from ecom_pipeline.exceptions import ConfigError, TransformError
+from ecom_pipeline.settings import REPO_ROOT, Profile, Settings
+from ecom_pipeline.transform.process import run_job_process
+
+LOG = logging.getLogger(__name__)
+JOB_SCRIPT = REPO_ROOT / "spark_jobs" / "orders_job.py"
+S3A_JARS = ("hadoop-aws-3.3.1.jar", "aws-java-sdk-bundle-1.11.901.jar")
+ENV_CREDENTIALS_PROVIDER = "com.amazonaws.auth.EnvironmentVariableCredentialsProvider"
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """One transform run: which raw ingest date, under which run id, with which business parameters."""
+
+    ingest_date: date
+    run_id: str
+    cost_ratio: Decimal = Decimal("0.6")
+    default_order_status: str = "completed"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, run_id: str, ingest_date: date | None = None) -> JobRequest:
+        """A request for `settings.run_date` (or `ingest_date`) with the configured business parameters."""
+        return cls(
+            ingest_date=ingest_date or settings.run_date,
+            run_id=run_id,
+            cost_ratio=settings.cost_ratio,
+            default_order_status=settings.default_order_status,
+        )
+
+
+class TransformLauncher(Protocol):
+    """Runs the orders job for one request and returns its summary."""
+
+    def run(self, request: JobRequest) -> dict[str, Any]:
+        """Run the job to completion; raise TransformError on failure."""
+        ...
+
+
+def summary_key(run_id: str) -> str:
+    """Key of a run's summary inside the curated bucket."""
+    return f"_job_summaries/run_id={run_id}.json"
+
+
+def job_arguments(settings: Settings, request: JobRequest, scheme: str) -> dict[str, str]:
+    """The job's `--name value` arguments for this request (paths with `scheme`: s3a locally, s3 on Glue)."""
+    storage = settings.storage
+    return {
+        "--raw_path": storage.raw_uri(scheme),
+        "--curated_path": storage.curated_uri(scheme),
+        "--quarantine_path": storage.quarantine_uri(scheme),
+        "--ingest_date": request.ingest_date.isoformat(),
+        "--run_id": request.run_id,
+        "--cost_ratio": str(request.cost_ratio),
+        "--default_order_status": request.default_order_status,
+        "--summary_path": f"{scheme}://{storage.curated_bucket}/{summary_key(request.run_id)}",
+    }
+
+
+def flatten(arguments: dict[str, str]) -> list[str]:
+    """`{"--a": "1"}` -> `["--a", "1"]`."""
+    return [item for pair in arguments.items() for item in pair]
+
+
+def s3_client_for(settings: Settings) -> Any:
+    """A boto3 S3 client for the configured endpoint and credentials."""
+    storage = settings.storage
+    return boto3.client(
+        "s3",
+        endpoint_url=storage.aws_endpoint_url,
+        region_name=storage.aws_region,
+        aws_access_key_id=storage.aws_access_key_id.get_secret_value() if storage.aws_access_key_id else None,
+        aws_secret_access_key=(
+            storage.aws_secret_access_key.get_secret_value() if storage.aws_secret_access_key else None
+        ),
+    )
+
+
+def read_summary(s3_client: Any, bucket: str, run_id: str) -> dict[str, Any]:
+    """The summary JSON the job wrote for `run_id`."""
+    key = summary_key(run_id)
+    try:
+        body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        raise TransformError(
+            f"the job finished but its summary s3://{bucket}/{key} cannot be read: {error}", transient=False
+        ) from error
+    return json.loads(body)
+
+
+def s3a_confs(settings: Settings, credentials_in_env: bool) -> dict[str, str]:
+    """Hadoop s3a settings for the configured endpoint; keys travel in the environment, never here."""
+    endpoint = settings.storage.aws_endpoint_url
+    confs: dict[str, str] = {}
+    if endpoint:
+        confs["spark.hadoop.fs.s3a.endpoint"] = endpoint
+        confs["spark.hadoop.fs.s3a.path.style.access"] = "true"  # emulators serve one host, not bucket DNS
+        confs["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(endpoint.startswith("https")).lower()
+    if credentials_in_env:
+        confs["spark.hadoop.fs.s3a.aws.credentials.provider"] = ENV_CREDENTIALS_PROVIDER
+    return confs
+
+
+def credentials_env(settings: Settings) -> dict[str, str]:
+    """AWS_* variables for the job process, from settings or else the current environment."""
+    storage = settings.storage
+    env = {"AWS_REGION": storage.aws_region, "AWS_DEFAULT_REGION": storage.aws_region}
+    key_id = storage.aws_access_key_id.get_secret_value() if storage.aws_access_key_id else None
+    secret = storage.aws_secret_access_key.get_secret_value() if storage.aws_secret_access_key else None
+    key_id, secret = (
+        key_id or os.environ.get("AWS_ACCESS_KEY_ID"),
+        secret or os.environ.get("AWS_SECRET_ACCESS_KEY"),
+    )
+    if key_id and secret:
+        env.update(AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret)
+    return env
+
+
+def find_spark_submit() -> Path:
+    """spark-submit next to this Python (the venv's bin), else inside the pyspark package (its SPARK_HOME)."""
+    beside_python = Path(sys.executable).parent / "spark-submit"
+    if beside_python.is_file():
+        return beside_python
+    spec = importlib.util.find_spec("pyspark")
+    if spec and spec.submodule_search_locations:
+        packaged = Path(next(iter(spec.submodule_search_locations))) / "bin" / "spark-submit"
+        if packaged.is_file():
+            return packaged
+    raise TransformError("spark-submit not found: install pyspark into this environment", transient=False)
+
+
+def find_s3a_jars() -> list[Path]:
+    """hadoop-aws and the AWS SDK bundle shipped by sagemaker-pyspark (found without importing it)."""
+    spec = importlib.util.find_spec("sagemaker_pyspark")
+    if spec is None or not spec.submodule_search_locations:
+        raise TransformError(
+            "s3a jars not found: install sagemaker-pyspark==1.4.5 (ships hadoop-aws and the AWS SDK bundle)",
+            transient=False,
+        )
+    jars = [Path(next(iter(spec.submodule_search_locations))) / "jars" / name for name in S3A_JARS]
+    missing = [str(jar) for jar in jars if not jar.is_file()]
+    if missing:
+        raise TransformError(f"s3a jars missing: {', '.join(missing)}", transient=False)
+    return jars
+
+
+def require_java() -> None:
+    """Fail early, in one line, when no Java runtime is there for Spark."""
+    java_home = os.environ.get("JAVA_HOME")
+    if shutil.which("java") or (java_home and (Path(java_home) / "bin" / "java").is_file()):
+        return
+    raise TransformError(
+        "java not found (not on PATH, JAVA_HOME unset): install a JDK 17 to run the Spark job locally",
+        transient=False,
+    )
+
+
+class LocalSparkLauncher:
+    """Runs the job with this environment's spark-submit against S3 through s3a (the `local` profile)."""
+
+    def __init__(self, settings: Settings, s3_client: Any = None, script: Path = JOB_SCRIPT) -> None:
+        self.settings = settings
+        self.script = script
+        self._s3_client = s3_client
+
+    def environment(self) -> dict[str, str]:
+        """The job process's environment: ours, plus loopback binding, the venv's Python and AWS keys."""
+        return {
+            **os.environ,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "PYSPARK_PYTHON": sys.executable,
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+            **credentials_env(self.settings),
+        }
+
+    def command(self, request: JobRequest) -> list[str]:
+        """The spark-submit command line (no secrets in it: `ps` and logs show it)."""
+        spark = self.settings.spark
+        confs = {
+            "spark.ui.enabled": "false",
+            "spark.sql.shuffle.partitions": str(spark.shuffle_partitions),
+            "spark.sql.session.timeZone": "UTC",
+            "spark.driver.extraJavaOptions": "-XX:+UseParallelGC",  # measured faster than G1 for short jobs
+            **s3a_confs(self.settings, credentials_in_env="AWS_ACCESS_KEY_ID" in credentials_env(self.settings)),
+        }
+        arguments = {
+            "--JOB_NAME": self.settings.glue.job_name,
+            **job_arguments(self.settings, request, "s3a"),
+            "--shuffle_partitions": str(spark.shuffle_partitions),
+        }
+        return [
+            str(find_spark_submit()),
+            "--master",
+            spark.master,
+            "--driver-memory",
+            spark.driver_memory,
+            "--jars",
+            ",".join(str(jar) for jar in find_s3a_jars()),
+            *[item for key, value in confs.items() for item in ("--conf", f"{key}={value}")],
+            str(self.script),
+            *flatten(arguments),
+        ]
+
+    def run(self, request: JobRequest) -> dict[str, Any]:
+        """Run the job to completion and return its summary."""
+        require_java()
+        command = self.command(request)
+        LOG.info("spark-submit orders job: run %s, ingest_date %s", request.run_id, request.ingest_date)
+        run_job_process(command, self.environment(), self.settings.spark.timeout_seconds, LOG, "local Spark job")
+        client = self._s3_client or s3_client_for(self.settings)
+        return read_summary(client, self.settings.storage.curated_bucket, request.run_id)
+
+
+class ComposeLauncher:
+    """Runs the job inside the Glue 4 container of docker compose (the `compose` profile).
+
+    Only the command is built and checked here (no Docker engine on CI); `run` executes it on a developer's
+    machine. The Glue image brings awsglue, so the job takes its Glue entrypoint there.
+    """
+
+    GLUE_SPARK_SUBMIT = "/home/glue_user/spark/bin/spark-submit"
+    GLUE_WORKSPACE = "/home/glue_user/workspace"
+
+    def __init__(
+        self,
+        settings: Settings,
+        s3_client: Any = None,
+        service: str = "glue",
+        s3_endpoint_in_container: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.s3_endpoint_in_container = s3_endpoint_in_container or settings.storage.aws_endpoint_url
+        self._s3_client = s3_client
+
+    def command(self, request: JobRequest) -> list[str]:
+        """`docker compose run` of spark-submit in the Glue container; keys pass by name (-e VAR) only."""
+        in_container = self.settings.updated(storage={"aws_endpoint_url": self.s3_endpoint_in_container})
+        confs = {
+            "spark.ui.enabled": "false",
+            "spark.sql.shuffle.partitions": str(self.settings.spark.shuffle_partitions),
+            **s3a_confs(in_container, credentials_in_env=True),
+        }
+        arguments = {
+            "--JOB_NAME": self.settings.glue.job_name,
+            **job_arguments(self.settings, request, "s3a"),
+        }
+        env_names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
+        return [
+            "docker",
+            "compose",
+            "run",
+            "--rm",
+            *[item for name in env_names for item in ("-e", name)],
+            self.service,
+            self.GLUE_SPARK_SUBMIT,
+            "--master",
+            self.settings.spark.master,
+            *[item for key, value in confs.items() for item in ("--conf", f"{key}={value}")],
+            f"{self.GLUE_WORKSPACE}/spark_jobs/orders_job.py",
+            *flatten(arguments),
+        ]
+
+    def run(self, request: JobRequest) -> dict[str, Any]:
+        """Run the container job and return its summary."""
+        env = {**os.environ, **credentials_env(self.settings)}
+        run_job_process(self.command(request), env, self.settings.spark.timeout_seconds, LOG, "Glue container job")
+        client = self._s3_client or s3_client_for(self.settings)
+        return read_summary(client, self.settings.storage.curated_bucket, request.run_id)
+
+
+def make_launcher(settings: Settings, *, s3_client: Any = None, glue_client: Any = None) -> TransformLauncher:
+    """The launcher for `settings.profile`."""
+    from ecom_pipeline.transform.glue import GlueLauncher  # here: glue.py imports this module
+
+    try:
+        profile = Profile(settings.profile)
+    except ValueError:
+        valid = ", ".join(p.value for p in Profile)
+        raise ConfigError(f"unknown profile {settings.profile!r}; valid profiles: {valid}") from None
+    if profile is Profile.LOCAL:
+        return LocalSparkLauncher(settings, s3_client=s3_client)
+    if profile is Profile.COMPOSE:
+        return ComposeLauncher(settings, s3_client=s3_client)
+    return GlueLauncher(
+        settings,
+        glue_client=glue_client or boto3.client("glue", region_name=settings.storage.aws_region),
+        s3_client=s3_client or s3_client_for(settings),
+    )

@@ -1,0 +1,122 @@
+"""Run a Spark job process: stream its output to a logger (Spark noise filtered), enforce a timeout, and map
+its exit code to TransformError (2 = bad configuration, not retried; anything else = retryable)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Mapping, Sequence
+
+from ecom_pipeline.exceptions import TransformError
+
+CONFIG_ERROR_MARKER = "orders_job: config error: "
+CONFIG_ERROR_EXIT_CODE = 2
+JOB_LINE_PREFIX = "orders_job"
+# log4j's default layout: "26/06/17 10:15:00 WARN Utils: ..."
+SPARK_LOG_LINE = re.compile(r"^\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} (TRACE|DEBUG|INFO|WARN|ERROR|FATAL) ")
+TAIL_LINES = 15
+SPARK_LEVELS = {"WARN": logging.WARNING, "ERROR": logging.ERROR, "FATAL": logging.CRITICAL}
+NOISE_PREFIXES = ("Setting default log level", "To adjust logging level", "[Stage ")
+
+
+class JobOutputLogger:
+    """Logs a job's output lines: Spark WARN/ERROR and the job's own lines visible, Spark INFO noise at DEBUG.
+
+    Lines without a log4j prefix continue the previous record (multi-line plans, JVM stack traces) and share
+    its visibility, except a Python traceback, which always starts a visible block.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        self._level = logging.INFO
+
+    def __call__(self, line: str) -> bool:
+        """Log `line`; return whether it was visible (worth keeping in the error tail)."""
+        spark_line = SPARK_LOG_LINE.match(line)
+        if spark_line:
+            self._level = SPARK_LEVELS.get(spark_line.group(1), logging.DEBUG)
+        elif line.startswith(JOB_LINE_PREFIX):  # "orders_job INFO ..." from logging, "orders_job: config error"
+            level_name = line.split()[1] if len(line.split()) > 1 else ""
+            self._level = logging.getLevelNamesMapping().get(level_name, logging.ERROR)
+        elif line.startswith("Traceback"):
+            self._level = logging.ERROR
+        elif line.startswith(NOISE_PREFIXES) or not line.strip():
+            self.logger.debug("%s", line)
+            return False
+        self.logger.log(self._level, "%s", line)
+        return self._level > logging.DEBUG
+
+
+def run_job_process(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    timeout_seconds: float,
+    logger: logging.Logger,
+    what: str = "Spark job",
+) -> None:
+    """Run `command`; return on exit 0, else raise TransformError.
+
+    Raises:
+        TransformError: transient=False for exit code 2 (the job's one-line config message) or a missing
+            executable; transient=True for a timeout or any other exit code (with the output's tail).
+    """
+    try:
+        process = subprocess.Popen(
+            list(command),
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,  # one stream keeps the order of Python and JVM lines
+            text=True,
+            errors="replace",
+            start_new_session=True,  # our own process group, so a timeout also stops the JVM child
+        )
+    except FileNotFoundError as error:
+        raise TransformError(f"{what}: cannot start {command[0]}: {error}", transient=False) from error
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    config_errors: list[str] = []
+    log_line = JobOutputLogger(logger)
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for raw_line in process.stdout:
+            line = raw_line.rstrip("\n")
+            if CONFIG_ERROR_MARKER in line:
+                config_errors.append(line.split(CONFIG_ERROR_MARKER, 1)[1])
+            if log_line(line):
+                tail.append(line)
+
+    reader = threading.Thread(target=pump, name="spark-job-output", daemon=True)
+    reader.start()
+    try:
+        exit_code = process.wait(timeout=timeout_seconds)
+    except subprocess.TimeoutExpired:
+        _stop_process_group(process)
+        reader.join(timeout=5)
+        raise TransformError(f"{what} timed out after {timeout_seconds:g} s and was stopped", transient=True) from None
+    reader.join(timeout=30)
+    if exit_code == 0:
+        return
+    output_tail = "\n".join(tail) or "(no output)"
+    if exit_code == CONFIG_ERROR_EXIT_CODE:
+        problem = config_errors[-1] if config_errors else output_tail
+        raise TransformError(f"{what} rejected its configuration: {problem}", transient=False)
+    raise TransformError(f"{what} failed with exit code {exit_code}; last output:\n{output_tail}", transient=True)
+
+
+def _stop_process_group(process: subprocess.Popen[str]) -> None:
+    """SIGTERM the job's process group (spark-submit and its JVM), SIGKILL if it lingers."""
+    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue

@@ -1,0 +1,619 @@
+"""Glue 4 / PySpark job: raw DummyJSON carts, products and users -> curated orders (one row per cart line).
+
+Self-contained on purpose: Glue receives this file alone, so it imports only pyspark, the standard
+library and (when present) awsglue. Layers, after MrPowers' spark-style-guide: column functions
+(Column -> Column), transforms (DataFrame -> DataFrame, `with_*` add columns, `filter_*` drop rows) and
+`main()`, which parses arguments, builds the session, reads, chains `.transform(...)` and writes.
+Only APIs that exist in Spark 3.3 (Glue 4.0) are used. Contract: docs/architecture.md.
+
+Exit codes: 0 success, 2 bad configuration (a one-line `orders_job: config error: --arg: ...` on stderr,
+not worth retrying), anything else is an unexpected failure (exit 1 through the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pyspark import SparkContext, StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    ArrayType,
+    DecimalType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+try:  # Only inside Glue (or its container image): the Scala side is not available elsewhere.
+    from awsglue.context import GlueContext
+    from awsglue.job import Job
+    from awsglue.utils import getResolvedOptions
+
+    GLUE_AVAILABLE = True
+except ImportError:
+    GLUE_AVAILABLE = False
+
+LOG = logging.getLogger("orders_job")
+
+MONEY = DecimalType(12, 2)
+PERCENT = DecimalType(5, 2)
+UNKNOWN = "Unknown"
+REQUIRED_ARGS = (
+    "JOB_NAME",
+    "raw_path",
+    "curated_path",
+    "quarantine_path",
+    "ingest_date",
+    "run_id",
+    "summary_path",
+)
+OPTIONAL_ARGS = {"cost_ratio": "0.6", "default_order_status": "completed", "shuffle_partitions": None}
+
+# Read schemas: explicit (no inference pass) and money as decimals, so "29.99" is parsed exactly.
+CART_LINE_SCHEMA = StructType(
+    [
+        StructField("id", LongType()),
+        StructField("title", StringType()),
+        StructField("price", MONEY),
+        StructField("quantity", IntegerType()),
+        StructField("total", MONEY),
+        StructField("discountPercentage", PERCENT),
+        StructField("discountedTotal", MONEY),
+    ]
+)
+CART_SCHEMA = StructType(
+    [
+        StructField("id", LongType()),
+        StructField("userId", LongType()),
+        StructField("date", StringType()),  # DummyJSON carts have none; other sources may
+        StructField("status", StringType()),
+        StructField("products", ArrayType(CART_LINE_SCHEMA)),
+    ]
+)
+PRODUCT_SCHEMA = StructType(
+    [
+        StructField("id", LongType()),
+        StructField("title", StringType()),
+        StructField("category", StringType()),
+        StructField("brand", StringType()),
+    ]
+)
+USER_SCHEMA = StructType(
+    [
+        StructField("id", LongType()),
+        StructField("firstName", StringType()),
+        StructField("lastName", StringType()),
+        StructField("email", StringType()),
+        StructField(
+            "address",
+            StructType([StructField(name, StringType()) for name in ("city", "state", "country")]),
+        ),
+    ]
+)
+
+CURATED_COLUMNS = (
+    "order_id", "cart_id", "product_id", "customer_id", "product_title", "category", "brand",
+    "customer_name", "customer_email", "city", "state", "country", "quantity", "unit_price",
+    "discount_percentage", "discounted_revenue", "revenue", "cost_price", "profit", "order_status",
+    "ingested_at", "run_id", "order_date_copy",
+)  # fmt: skip
+DEFAULTED_COLUMNS = ("category", "brand", "customer_name", "customer_email", "city", "state", "country")
+
+
+class JobConfigError(ValueError):
+    """A bad argument or missing input: retrying cannot help. The message names the argument."""
+
+    def __init__(self, argument: str, problem: str) -> None:
+        self.argument = argument
+        super().__init__(f"--{argument}: {problem}")
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    """Validated job arguments."""
+
+    job_name: str
+    raw_path: str
+    curated_path: str
+    quarantine_path: str
+    ingest_date: date
+    cost_ratio: Decimal
+    run_id: str
+    default_order_status: str
+    summary_path: str
+    shuffle_partitions: int | None
+
+
+# ---------------------------------------------------------------- arguments
+
+
+class _ArgParser(argparse.ArgumentParser):
+    """argparse that raises JobConfigError instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        named = re.search(r"--(\w+)", message)
+        raise JobConfigError(named.group(1) if named else "arguments", message)
+
+
+def _raw_options(argv: Sequence[str]) -> dict[str, str]:
+    """`--name value` pairs via Glue's getResolvedOptions, else argparse (ignoring Glue's system args)."""
+    if GLUE_AVAILABLE:
+        present = [name for name in OPTIONAL_ARGS if f"--{name}" in argv]
+        return dict(getResolvedOptions(list(argv), [*REQUIRED_ARGS, *present]))
+    parser = _ArgParser(prog="orders_job", allow_abbrev=False)
+    for name in REQUIRED_ARGS:
+        parser.add_argument(f"--{name}", required=name != "JOB_NAME", default="orders_job")
+    for name, default in OPTIONAL_ARGS.items():
+        parser.add_argument(f"--{name}", default=default)
+    known, _glue_system_args = parser.parse_known_args(list(argv[1:]))
+    return {key: value for key, value in vars(known).items() if value is not None}
+
+
+def parse_args(argv: Sequence[str]) -> JobArgs:
+    """Parse and validate `argv` (sys.argv form); raise JobConfigError naming the argument at fault."""
+    options = {**{k: v for k, v in OPTIONAL_ARGS.items() if v is not None}, **_raw_options(argv)}
+    for name in REQUIRED_ARGS:
+        if not str(options.get(name, "")).strip():
+            raise JobConfigError(name, "must not be empty")
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", options["ingest_date"]):
+            raise ValueError(options["ingest_date"])
+        ingest_date = date.fromisoformat(options["ingest_date"])
+    except ValueError:
+        raise JobConfigError("ingest_date", f"{options['ingest_date']!r} is not a YYYY-MM-DD date") from None
+    try:
+        cost_ratio = Decimal(options["cost_ratio"])
+    except InvalidOperation:
+        raise JobConfigError("cost_ratio", f"{options['cost_ratio']!r} is not a decimal number") from None
+    if not cost_ratio.is_finite() or not Decimal(0) < cost_ratio < Decimal(1):
+        raise JobConfigError("cost_ratio", f"{options['cost_ratio']!r} must be between 0 and 1 (exclusive)")
+    if cost_ratio.as_tuple().exponent < -6:  # type: ignore[operator]
+        raise JobConfigError("cost_ratio", f"{options['cost_ratio']!r} has more than 6 decimal places")
+    status = options["default_order_status"].strip()
+    if not status:
+        raise JobConfigError("default_order_status", "must not be blank")
+    shuffle = options.get("shuffle_partitions")
+    if shuffle is not None and (not shuffle.isdigit() or int(shuffle) < 1):
+        raise JobConfigError("shuffle_partitions", f"{shuffle!r} must be a positive integer")
+    return JobArgs(
+        job_name=options["JOB_NAME"],
+        raw_path=options["raw_path"].rstrip("/"),
+        curated_path=options["curated_path"].rstrip("/"),
+        quarantine_path=options["quarantine_path"].rstrip("/"),
+        ingest_date=ingest_date,
+        cost_ratio=cost_ratio,
+        run_id=options["run_id"].strip(),
+        default_order_status=status,
+        summary_path=options["summary_path"],
+        shuffle_partitions=int(shuffle) if shuffle is not None else None,
+    )
+
+
+# ---------------------------------------------------------------- column functions
+
+
+def blank_as_null(col: Column) -> Column:
+    """Trimmed string, with empty or whitespace-only text as null."""
+    trimmed = F.trim(col)
+    return F.when(trimmed == "", F.lit(None).cast(StringType())).otherwise(trimmed)
+
+
+def or_unknown(col: Column) -> Column:
+    """The documented default for descriptive fields that are missing."""
+    return F.coalesce(blank_as_null(col), F.lit(UNKNOWN))
+
+
+def full_name(first: Column, last: Column) -> Column:
+    """`firstName lastName`, skipping a missing part; null when both are missing."""
+    return blank_as_null(F.concat_ws(" ", blank_as_null(first), blank_as_null(last)))
+
+
+def order_id(cart_id: Column, product_id: Column, occurrence: Column) -> Column:
+    """`ORD-{cart_id}-{product_id}`, plus `-N` for the N-th line (N > 1) of the same product in a cart.
+
+    Null when either key is null (concat propagates nulls), which sends the row to quarantine.
+    """
+    suffix = F.when(occurrence > 1, F.concat(F.lit("-"), occurrence.cast(StringType()))).otherwise(F.lit(""))
+    return F.concat(F.lit("ORD-"), cart_id.cast(StringType()), F.lit("-"), product_id.cast(StringType()), suffix)
+
+
+def money(col: Column) -> Column:
+    """Cast to DECIMAL(12,2); Spark rounds HALF_UP when the scale shrinks."""
+    return col.cast(MONEY)
+
+
+def unit_cost(unit_price: Column, cost_ratio: Decimal) -> Column:
+    """round_half_up(unit_price × cost_ratio, 2), with the ratio as an exact decimal literal."""
+    ratio = F.lit(str(cost_ratio)).cast(DecimalType(7, 6))  # string -> decimal: no float ever involved
+    return money(F.round(unit_price * ratio, 2))
+
+
+# ---------------------------------------------------------------- transforms
+
+
+def with_source_order(df: DataFrame) -> DataFrame:
+    """Add source_file and source_position (read order) right after the scan; used for 'latest wins'.
+
+    Each gzipped part is read whole by one task in line order, so (file name, monotonically increasing id)
+    orders rows as they were landed; part names sort in landing order (part-00000, part-00001, ...).
+    """
+    return df.withColumn("source_file", F.input_file_name()).withColumn(
+        "source_position", F.monotonically_increasing_id()
+    )
+
+
+def filter_latest_by(key: str) -> Callable[[DataFrame], DataFrame]:
+    """Keep one row per non-null `key`: the one landed last (highest source_file, then source_position)."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        latest_first = Window.partitionBy(key).orderBy(F.col("source_file").desc(), F.col("source_position").desc())
+        return (
+            df.where(F.col(key).isNotNull())
+            .withColumn("_rank", F.row_number().over(latest_first))
+            .where(F.col("_rank") == 1)
+            .drop("_rank")
+        )
+
+    return transform
+
+
+def with_cart_lines(carts: DataFrame) -> DataFrame:
+    """One row per cart line (posexplode keeps the line's position inside its cart)."""
+    exploded = carts.select(
+        F.col("id").alias("cart_id"),
+        F.col("userId").alias("customer_id"),
+        F.col("date").alias("cart_date"),
+        F.col("status").alias("cart_status"),
+        "source_file",
+        "source_position",
+        "is_duplicate",
+        F.posexplode("products").alias("line_position", "line"),
+    )
+    return exploded.select(
+        "*",
+        F.col("line.id").alias("product_id"),
+        blank_as_null(F.col("line.title")).alias("line_title"),
+        F.col("line.quantity").alias("quantity"),
+        F.col("line.price").alias("unit_price"),
+        F.col("line.discountPercentage").alias("discount_percentage"),
+        F.col("line.discountedTotal").alias("discounted_revenue"),
+    ).drop("line")
+
+
+def with_product_details(products: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Join the latest product record: title (fallback: the line's title), category, brand, product_known."""
+    lookup = products.transform(filter_latest_by("id")).select(
+        F.col("id").alias("product_id"),
+        blank_as_null(F.col("title")).alias("_product_title"),
+        blank_as_null(F.col("category")).alias("category"),
+        blank_as_null(F.col("brand")).alias("brand"),
+        F.lit(True).alias("product_known"),
+    )
+
+    def transform(lines: DataFrame) -> DataFrame:
+        return (
+            lines.join(lookup, on="product_id", how="left")
+            .withColumn("product_title", F.coalesce("_product_title", "line_title"))
+            .withColumn("product_known", F.coalesce("product_known", F.lit(False)))
+            .drop("_product_title", "line_title")
+        )
+
+    return transform
+
+
+def with_customer_details(users: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Join the latest user record: customer_name, customer_email, city, state, country, customer_known."""
+    lookup = users.transform(filter_latest_by("id")).select(
+        F.col("id").alias("customer_id"),
+        full_name(F.col("firstName"), F.col("lastName")).alias("customer_name"),
+        blank_as_null(F.col("email")).alias("customer_email"),
+        blank_as_null(F.col("address.city")).alias("city"),
+        blank_as_null(F.col("address.state")).alias("state"),
+        blank_as_null(F.col("address.country")).alias("country"),
+        F.lit(True).alias("customer_known"),
+    )
+
+    def transform(lines: DataFrame) -> DataFrame:
+        return lines.join(lookup, on="customer_id", how="left").withColumn(
+            "customer_known", F.coalesce("customer_known", F.lit(False))
+        )
+
+    return transform
+
+
+def with_order_amounts(cost_ratio: Decimal) -> Callable[[DataFrame], DataFrame]:
+    """revenue, cost_price (per unit) and profit, all DECIMAL(12,2) and exact."""
+
+    def transform(lines: DataFrame) -> DataFrame:
+        return (
+            lines.withColumn("unit_price", money(F.col("unit_price")))
+            .withColumn("discount_percentage", F.col("discount_percentage").cast(PERCENT))
+            .withColumn("discounted_revenue", money(F.col("discounted_revenue")))
+            .withColumn("revenue", money(F.col("unit_price") * F.col("quantity")))
+            .withColumn("cost_price", unit_cost(F.col("unit_price"), cost_ratio))
+            .withColumn("profit", money((F.col("unit_price") - F.col("cost_price")) * F.col("quantity")))
+        )
+
+    return transform
+
+
+def with_order_attributes(ingest_date: date, default_status: str) -> Callable[[DataFrame], DataFrame]:
+    """order_date (cart date, else the ingest date), order_status (cart status, else the default)."""
+
+    def transform(lines: DataFrame) -> DataFrame:
+        cart_date = blank_as_null(F.col("cart_date"))
+        return (
+            lines.withColumn("_parsed_date", F.to_date(cart_date))
+            .withColumn("order_date_invalid", cart_date.isNotNull() & F.col("_parsed_date").isNull())
+            .withColumn("order_date", F.coalesce("_parsed_date", F.to_date(F.lit(ingest_date.isoformat()))))
+            .withColumn("order_date_copy", F.col("order_date"))
+            .withColumn("order_status", F.coalesce(blank_as_null(F.col("cart_status")), F.lit(default_status)))
+            .drop("_parsed_date", "cart_date", "cart_status")
+        )
+
+    return transform
+
+
+def with_run_metadata(ingested_at: datetime, run_id: str) -> Callable[[DataFrame], DataFrame]:
+    """ingested_at (job start, UTC) and run_id."""
+
+    def transform(lines: DataFrame) -> DataFrame:
+        return lines.withColumn("ingested_at", F.lit(ingested_at).cast("timestamp")).withColumn("run_id", F.lit(run_id))
+
+    return transform
+
+
+def with_descriptive_defaults(lines: DataFrame) -> DataFrame:
+    """Blank or missing descriptive fields become `Unknown` (keys and the title are never defaulted)."""
+    for name in DEFAULTED_COLUMNS:
+        lines = lines.withColumn(name, or_unknown(F.col(name)))
+    return lines
+
+
+def with_duplicate_flag(carts: DataFrame) -> DataFrame:
+    """is_duplicate: true for every copy of a cart id but the one landed last (highest part file, then line).
+
+    Duplicates are whole cart records delivered twice; two lines of one product in a cart are two purchases
+    (see with_order_id). Carts without an id are never duplicates: their lines go to quarantine.
+    """
+    latest_first = Window.partitionBy("id").orderBy(F.col("source_file").desc(), F.col("source_position").desc())
+    return carts.withColumn("is_duplicate", F.col("id").isNotNull() & (F.row_number().over(latest_first) > 1))
+
+
+def with_order_id(lines: DataFrame) -> DataFrame:
+    """order_id, numbering repeated products inside one cart record in line order."""
+    same_product_in_cart = Window.partitionBy("source_file", "source_position", "product_id").orderBy("line_position")
+    occurrence = F.row_number().over(same_product_in_cart)
+    return lines.withColumn("order_id", order_id(F.col("cart_id"), F.col("product_id"), occurrence))
+
+
+def with_quarantine_reason(lines: DataFrame) -> DataFrame:
+    """reason: the first rule a row breaks (null when it is clean)."""
+    rules = [
+        (
+            "null_key",
+            F.col("cart_id").isNull() | F.col("product_id").isNull() | F.col("customer_id").isNull(),
+        ),
+        ("unknown_product", ~F.col("product_known")),
+        ("unknown_customer", ~F.col("customer_known")),
+        ("invalid_quantity", F.col("quantity").isNull() | (F.col("quantity") <= 0)),
+        ("invalid_unit_price", F.col("unit_price").isNull() | (F.col("unit_price") <= 0)),
+        ("missing_product_title", F.col("product_title").isNull()),
+        ("invalid_order_date", F.col("order_date_invalid")),
+    ]
+    reason = F.lit(None).cast(StringType())
+    for name, broken in reversed(rules):
+        reason = F.when(broken, F.lit(name)).otherwise(reason)
+    return lines.withColumn("reason", reason)
+
+
+def filter_curated(classified: DataFrame) -> DataFrame:
+    """Rows to publish: not a duplicate, no quarantine reason; curated columns plus the partition column."""
+    kept = classified.where(~F.col("is_duplicate") & F.col("reason").isNull())
+    return kept.select(*CURATED_COLUMNS, "order_date")
+
+
+def filter_quarantined(classified: DataFrame) -> DataFrame:
+    """Rejected rows (duplicate cart copies are counted, not quarantined), with their reason."""
+    return classified.where(~F.col("is_duplicate") & F.col("reason").isNotNull()).select(
+        *CURATED_COLUMNS, "order_date", "reason"
+    )
+
+
+def classify_orders(
+    carts: DataFrame, products: DataFrame, users: DataFrame, args: JobArgs, ingested_at: datetime
+) -> DataFrame:
+    """The whole enrich + clean chain: one row per cart line with is_duplicate and reason."""
+    return (
+        carts.transform(with_duplicate_flag)
+        .transform(with_cart_lines)
+        .transform(with_order_id)
+        .transform(with_product_details(products))
+        .transform(with_customer_details(users))
+        .transform(with_order_amounts(args.cost_ratio))
+        .transform(with_order_attributes(args.ingest_date, args.default_order_status))
+        .transform(with_run_metadata(ingested_at, args.run_id))
+        .transform(with_descriptive_defaults)
+        .transform(with_quarantine_reason)
+    )
+
+
+# ---------------------------------------------------------------- I/O
+
+
+def _hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    """(FileSystem, Path) for `path` through the JVM, so s3a (local) and EMRFS (Glue) both work."""
+    jvm = spark.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
+
+
+def read_manifest(spark: SparkSession, raw_path: str, resource: str, ingest_date: date) -> dict[str, Any]:
+    """The landing manifest of one resource and date; JobConfigError when absent or unreadable."""
+    folder = f"{raw_path}/{resource}/ingest_date={ingest_date.isoformat()}"
+    manifest_path = f"{folder}/_manifest.json"
+    fs, hadoop_path = _hadoop_path(spark, manifest_path)
+    if not fs.exists(hadoop_path):
+        raise JobConfigError("raw_path", f"no manifest at {manifest_path}: land {resource} for {ingest_date} first")
+    text = read_text(spark, manifest_path)
+    try:
+        manifest = json.loads(text)
+        files = [f"{folder}/{part['file']}" for part in manifest["parts"]]
+    except (ValueError, KeyError, TypeError) as error:
+        raise JobConfigError("raw_path", f"unreadable manifest {manifest_path}: {error}") from None
+    return {**manifest, "part_paths": files}
+
+
+def read_resource(
+    spark: SparkSession, raw_path: str, resource: str, ingest_date: date, schema: StructType
+) -> DataFrame:
+    """The parts the manifest lists, with the explicit schema and read order columns.
+
+    FAILFAST: a malformed line fails the job loudly instead of becoming a silently dropped null row
+    (land already validated every record, so this means corruption).
+    """
+    paths = read_manifest(spark, raw_path, resource, ingest_date)["part_paths"]
+    if not paths:
+        return with_source_order(spark.createDataFrame([], schema))
+    return spark.read.json(paths, schema=schema, mode="FAILFAST").transform(with_source_order)
+
+
+def read_text(spark: SparkSession, path: str) -> str:
+    """Read one small file through the Hadoop FileSystem API.
+
+    Not spark.read.text: Spark (like Hadoop input formats) skips files whose names start with `_`,
+    which is exactly what `_manifest.json` is.
+    """
+    fs, hadoop_path = _hadoop_path(spark, path)
+    stream = fs.open(hadoop_path)
+    try:
+        scanner = spark.sparkContext._jvm.java.util.Scanner(stream, "UTF-8").useDelimiter("\\A")
+        return scanner.next() if scanner.hasNext() else ""
+    finally:
+        stream.close()
+
+
+def write_text(spark: SparkSession, path: str, text: str) -> None:
+    """Write one small file through the Hadoop FileSystem API (overwrites)."""
+    fs, hadoop_path = _hadoop_path(spark, path)
+    stream = fs.create(hadoop_path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def summarize(classified: DataFrame, args: JobArgs, rows_read: int) -> dict[str, Any]:
+    """Counts and totals from one small aggregate over the cached frame; asserts nothing was lost."""
+    groups = (
+        classified.groupBy("is_duplicate", "reason", "order_date")
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.sum("revenue").alias("revenue"),
+            F.sum("profit").alias("profit"),
+        )
+        .collect()
+    )
+    written = [g for g in groups if not g["is_duplicate"] and g["reason"] is None]
+    quarantined: dict[str, int] = {}
+    for group in groups:
+        if not group["is_duplicate"] and group["reason"] is not None:
+            quarantined[group["reason"]] = quarantined.get(group["reason"], 0) + group["rows"]
+    summary = {
+        "run_id": args.run_id,
+        "ingest_date": args.ingest_date.isoformat(),
+        "rows_read": rows_read,
+        "rows_written": sum(g["rows"] for g in written),
+        "rows_quarantined": sum(quarantined.values()),
+        "quarantined_by_reason": dict(sorted(quarantined.items())),
+        "duplicates_removed": sum(g["rows"] for g in groups if g["is_duplicate"]),
+        "partitions_written": sorted({g["order_date"].isoformat() for g in written}),
+        "revenue_written": str(sum((g["revenue"] for g in written), Decimal("0.00"))),
+        "profit_written": str(sum((g["profit"] for g in written), Decimal("0.00"))),
+    }
+    accounted = summary["rows_written"] + summary["rows_quarantined"] + summary["duplicates_removed"]
+    if accounted != rows_read:  # a join fan-out or a lost row: never publish a summary that does not add up
+        raise AssertionError(f"rows_read {rows_read} != written + quarantined + duplicates = {accounted}")
+    return summary
+
+
+# ---------------------------------------------------------------- entrypoint
+
+
+def build_session(args: JobArgs) -> tuple[SparkSession, Any]:
+    """(SparkSession, Glue Job or None). Glue objects only where awsglue is importable."""
+    if GLUE_AVAILABLE:
+        glue_context = GlueContext(SparkContext.getOrCreate())
+        job = Job(glue_context)
+        job.init(args.job_name, {"JOB_NAME": args.job_name})
+        return glue_context.spark_session, job
+    spark = SparkSession.builder.appName(args.job_name).getOrCreate()  # spark-submit passes master and confs
+    spark.sparkContext.setLogLevel("WARN")  # Spark's INFO lines (plans, schemas) drown the job's own lines
+    return spark, None
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the job; return the summary it wrote."""
+    args = parse_args(sys.argv if argv is None else argv)
+    ingested_at = datetime.now(timezone.utc).replace(microsecond=0)  # noqa: UP017 - Glue 4 runs Python 3.10
+    spark, job = build_session(args)
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")  # replace only this run's dates
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    if args.shuffle_partitions:
+        spark.conf.set("spark.sql.shuffle.partitions", str(args.shuffle_partitions))
+    LOG.info("run %s: ingest_date=%s raw=%s", args.run_id, args.ingest_date, args.raw_path)
+
+    carts = read_resource(spark, args.raw_path, "carts", args.ingest_date, CART_SCHEMA).persist()
+    products = read_resource(spark, args.raw_path, "products", args.ingest_date, PRODUCT_SCHEMA)
+    users = read_resource(spark, args.raw_path, "users", args.ingest_date, USER_SCHEMA)
+    # Counted on the raw carts, independently of the joins, so the final balance check means something.
+    lines_per_cart = F.when(F.col("products").isNull(), 0).otherwise(F.size("products"))
+    rows_read = carts.select(F.coalesce(F.sum(lines_per_cart), F.lit(0))).first()[0]
+    LOG.info("read %d cart lines", rows_read)
+
+    classified = classify_orders(carts, products, users, args, ingested_at).persist(StorageLevel.MEMORY_AND_DISK)
+    classified.transform(filter_curated).write.mode("overwrite").partitionBy("order_date").option(
+        "compression", "snappy"
+    ).parquet(args.curated_path)
+    LOG.info("wrote curated orders to %s", args.curated_path)
+    quarantine_folder = f"{args.quarantine_path}/ingest_date={args.ingest_date.isoformat()}"
+    classified.transform(filter_quarantined).write.mode("overwrite").option("compression", "snappy").parquet(
+        quarantine_folder
+    )
+    summary = summarize(classified, args, int(rows_read))
+    write_text(spark, args.summary_path, json.dumps(summary, indent=2))
+    LOG.info("summary %s", json.dumps(summary))
+    classified.unpersist()
+    carts.unpersist()
+    if job is not None:
+        job.commit()
+    return summary
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Command-line entrypoint: exit 2 with one line on bad configuration."""
+    logging.basicConfig(level=logging.INFO, format="orders_job %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        main(argv)
+    except JobConfigError as error:
+        if GLUE_AVAILABLE:
+            raise  # Glue reports the exception text as the run's ErrorMessage
+        print(f"orders_job: config error: {error}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())
