@@ -126,28 +126,28 @@ def _partition_dates(partitions: Sequence[str]) -> tuple[str, ...]:
 def load_orders(
     settings: Settings, partitions: Sequence[str], run_id: str, expected: Mapping[str, Any] | None = None
 ) -> LoadResult:
-    """Load the run's curated partitions into `orders` in one transaction, then reconcile.
+    """Load the run's curated partitions into `orders` and reconcile, all in one transaction.
 
     Raises:
         WarehouseError: a statement failed (the transaction is rolled back) or a partition has no files.
-        ReconciliationError: rows or revenue differ between the curated files, `orders` and `expected`.
+        ReconciliationError: rows or revenue differ between the curated files, `orders` and `expected`;
+            the load is rolled back.
     """
     dates = _partition_dates(partitions)
     names = names_from_settings(settings.snowflake, settings.storage)
     started_at = datetime.now(UTC)
-    with connect(settings.snowflake) as warehouse:
-        with warehouse.transaction():
-            warehouse.execute(render(TRUNCATE_STAGING, names))
-            files = sum(_copy_partition(warehouse, names, partition_date) for partition_date in dates)
-            [(rows_inserted, rows_updated)] = warehouse.execute(render(MERGE_ORDERS, names))
-            staged_rows, staged_revenue = _totals(warehouse, render(STAGED_TOTALS, names), ())
-            finished_at = datetime.now(UTC)
-            # Money is bound as text: NUMBER(18,2) takes it exactly, where a float binding would not.
-            audit = (run_id, ",".join(dates), files, staged_rows, str(staged_revenue))
-            # Typed binding: a bare datetime binds as TIMESTAMP_NTZ and would take the session's time zone.
-            audit += (int(rows_inserted), int(rows_updated), ("TIMESTAMP_TZ", started_at))
-            audit += (("TIMESTAMP_TZ", finished_at),)
-            warehouse.execute(render(INSERT_AUDIT, names), audit)
+    with connect(settings.snowflake) as warehouse, warehouse.transaction():
+        warehouse.execute(render(TRUNCATE_STAGING, names))
+        files = sum(_copy_partition(warehouse, names, partition_date) for partition_date in dates)
+        [(rows_inserted, rows_updated)] = warehouse.execute(render(MERGE_ORDERS, names))
+        staged_rows, staged_revenue = _totals(warehouse, render(STAGED_TOTALS, names), ())
+        finished_at = datetime.now(UTC)
+        # Money is bound as text: NUMBER(18,2) takes it exactly, where a float binding would not.
+        audit = (run_id, ",".join(dates), files, staged_rows, str(staged_revenue))
+        # Typed binding: a bare datetime binds as TIMESTAMP_NTZ and would take the session's time zone.
+        audit += (int(rows_inserted), int(rows_updated), ("TIMESTAMP_TZ", started_at))
+        audit += (("TIMESTAMP_TZ", finished_at),)
+        warehouse.execute(render(INSERT_AUDIT, names), audit)
         result = LoadResult(
             run_id=run_id,
             partitions=dates,
@@ -159,6 +159,7 @@ def load_orders(
             started_at=started_at,
             finished_at=finished_at,
         )
+        # Inside the transaction: a load that does not reconcile is rolled back, never left half-right.
         reconcile(warehouse, names, result, expected)
     return result
 

@@ -1,0 +1,267 @@
+"""`ecom-pipeline`: run the pipeline, serve the emulators, set up the warehouse, print reports."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from ecom_pipeline.exceptions import PipelineError
+from ecom_pipeline.settings import Profile, Settings, load_settings
+from ecom_pipeline.source.data import DataSource, DirectorySource
+from ecom_pipeline.source.synthetic import SyntheticSource
+
+# Without PREFECT_API_URL, Prefect starts a temporary API server for the run: on a busy 2-core laptop it can
+# need more than its 20 s default to come up. No telemetry leaves an offline run.
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+}
+for _name, _value in PREFECT_DEFAULTS.items():  # before anything imports prefect, which reads settings once
+    os.environ.setdefault(_name, _value)
+
+app = typer.Typer(
+    name="ecom-pipeline",
+    help="E-commerce data pipeline: DummyJSON API -> S3 raw -> Spark/Glue -> S3 curated -> Snowflake -> views.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+emulators_app = typer.Typer(help="Start or stop the local emulators (S3, Snowflake, API) for manual work.")
+app.add_typer(emulators_app, name="emulators")
+
+console = Console()
+EMULATORS_STATE = Path(".ecom") / "emulators.json"
+
+ProfileOption = Annotated[
+    Profile | None,
+    typer.Option("--profile", help="Where to run: local (emulators, default), compose, aws. Env: ECOM_PROFILE."),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        exists=True,
+        file_okay=False,
+        help="Serve this folder of DummyJSON files (users.json, products.json, carts.json) instead of synthetic data.",
+    ),
+]
+SyntheticCartsOption = Annotated[
+    int | None,
+    typer.Option("--synthetic-carts", min=1, help="Serve N generated carts (seeded, deterministic)."),
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the synthetic data generator.")]
+DEFAULT_SYNTHETIC_CARTS = 500
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=1)
+
+
+def build_source(data_dir: Path | None, synthetic_carts: int | None, seed: int = 42) -> DataSource:
+    """The API server's data: a folder of DummyJSON files, or the synthetic generator."""
+    if data_dir is not None and synthetic_carts is not None:
+        raise typer.BadParameter("use either --data-dir or --synthetic-carts, not both")
+    if data_dir is not None:
+        return DirectorySource(data_dir)
+    return SyntheticSource(carts=synthetic_carts or DEFAULT_SYNTHETIC_CARTS, seed=seed)
+
+
+def _configure_logging(verbose: bool) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("werkzeug", "botocore", "urllib3", "snowflake.connector", "py4j", "fakesnow", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.command()
+def run(
+    profile: ProfileOption = None,
+    api_url: Annotated[
+        str | None, typer.Option("--api-url", help="Use this source API instead of the embedded server.")
+    ] = None,
+    data_dir: DataDirOption = None,
+    synthetic_carts: SyntheticCartsOption = None,
+    seed: SeedOption = 42,
+    run_date: Annotated[
+        str | None,
+        typer.Option("--run-date", metavar="YYYY-MM-DD", help="Ingest date (default: today, UTC)."),
+    ] = None,
+    page_size: Annotated[int | None, typer.Option("--page-size", min=0, help="Items per API request.")] = None,
+    summary_json: Annotated[
+        Path | None,
+        typer.Option("--summary-json", help="Also write the run summary as JSON here (charts beside)."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Run the whole pipeline once for one date and print a summary.
+
+    With the local profile (the default) it starts the emulators itself and serves synthetic data,
+    or the DummyJSON files in --data-dir. Example: ecom-pipeline run --data-dir ../shared/dummyjson/2026-06
+    """
+    from ecom_pipeline.runtime.local import LocalRuntime
+    from ecom_pipeline.summary import print_summary, summary_as_json
+    from flows.pipeline import PipelineParameters, ecom_pipeline
+
+    _configure_logging(verbose)
+    if profile is not None:
+        os.environ["ECOM_PROFILE"] = profile.value
+    try:
+        parsed_date = date.fromisoformat(run_date) if run_date else None
+    except ValueError as error:
+        raise typer.BadParameter(f"--run-date must be YYYY-MM-DD, got {run_date!r}") from error
+    settings = load_settings()
+    report_dir = summary_json.resolve().parent if summary_json else None
+    params = PipelineParameters(
+        run_date=parsed_date,
+        page_size=page_size,
+        api_url=api_url,
+        resources=list(settings.resources),
+        report_dir=str(report_dir) if report_dir else None,
+    )
+    started = time.monotonic()
+    try:
+        if settings.profile is Profile.LOCAL:
+            source = None if api_url else build_source(data_dir, synthetic_carts, seed)
+            buckets = (settings.storage.raw_bucket, settings.storage.curated_bucket)
+            with LocalRuntime(buckets, source):
+                summary = ecom_pipeline(params)
+        else:
+            if data_dir or synthetic_carts:
+                raise _fail("--data-dir and --synthetic-carts only apply to the local profile")
+            summary = ecom_pipeline(params)
+    except PipelineError as error:
+        raise _fail(str(error)) from error
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    print_summary(console, summary)
+    if summary_json:
+        summary_json.parent.mkdir(parents=True, exist_ok=True)
+        summary_json.write_text(json.dumps(summary_as_json(summary), indent=2) + "\n")
+        console.print(f"summary written to {summary_json}")
+
+
+@app.command("serve-api")
+def serve_api(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data_dir: DataDirOption = None,
+    synthetic_carts: SyntheticCartsOption = None,
+    seed: SeedOption = 42,
+) -> None:
+    """Serve the DummyJSON-compatible API (/users, /products, /carts) until Ctrl-C."""
+    from ecom_pipeline.source.server import serve_forever
+
+    source = build_source(data_dir, synthetic_carts, seed)
+    console.print(f"DummyJSON-compatible API on http://{host}:{port} (Ctrl-C stops)")
+    serve_forever(source, host, port)
+
+
+@app.command("serve-snowflake")
+def serve_snowflake(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8085,
+) -> None:
+    """Serve the Snowflake emulator (fakesnow, reading s3:// from AWS_ENDPOINT_URL) until Ctrl-C."""
+    from ecom_pipeline.runtime import fakesnow_server
+
+    fakesnow_server.main(["--host", host, "--port", str(port)])
+
+
+@emulators_app.command("up")
+def emulators_up(
+    s3_port: Annotated[int, typer.Option("--s3-port", help="S3 emulator port (0 = any free port).")] = 0,
+    api_port: Annotated[int, typer.Option("--api-port", help="API server port (0 = any free port).")] = 0,
+    snowflake_port: Annotated[int, typer.Option("--snowflake-port", help="Snowflake emulator port (0 = any).")] = 0,
+    data_dir: DataDirOption = None,
+    synthetic_carts: SyntheticCartsOption = None,
+    seed: SeedOption = 42,
+) -> None:
+    """Start S3 (moto), Snowflake (fakesnow) and the API; print `export` lines; run until Ctrl-C or `down`."""
+    from ecom_pipeline.runtime.local import LocalRuntime
+
+    _configure_logging(False)
+    settings = load_settings()
+    buckets = (settings.storage.raw_bucket, settings.storage.curated_bucket)
+    runtime = LocalRuntime(
+        buckets,
+        build_source(data_dir, synthetic_carts, seed),
+        s3_port=s3_port,
+        api_port=api_port,
+        snowflake_port=snowflake_port,
+        need_java=False,
+    )
+    with runtime as endpoints:
+        env = endpoints.as_env()
+        EMULATORS_STATE.parent.mkdir(parents=True, exist_ok=True)
+        EMULATORS_STATE.write_text(json.dumps({"pid": os.getpid(), "env": env}, indent=2))
+        console.print("Emulators are up. In another shell, paste these to use them:\n")
+        for name, value in env.items():
+            console.print(f"export {name}={value}", highlight=False, soft_wrap=True)
+        console.print("\nStop with Ctrl-C here, or `ecom-pipeline emulators down`.")
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            EMULATORS_STATE.unlink(missing_ok=True)
+
+
+@emulators_app.command("down")
+def emulators_down() -> None:
+    """Stop the emulators that `emulators up` started."""
+    if not EMULATORS_STATE.is_file():
+        raise _fail(f"no running emulators recorded in {EMULATORS_STATE}")
+    pid = json.loads(EMULATORS_STATE.read_text())["pid"]
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        EMULATORS_STATE.unlink(missing_ok=True)
+        console.print(f"emulators (pid {pid}) were not running; state cleared")
+        return
+    for _ in range(100):
+        if not EMULATORS_STATE.is_file():
+            break
+        time.sleep(0.1)
+    console.print(f"emulators (pid {pid}) stopped")
+
+
+@app.command("bootstrap-warehouse")
+def bootstrap_warehouse_command() -> None:
+    """Create the Snowflake database, schema, warehouse, integration, stage, tables and views (idempotent)."""
+    from ecom_pipeline.warehouse.connection import bootstrap_warehouse
+
+    settings = load_settings()
+    try:
+        ran = bootstrap_warehouse(settings)
+    except PipelineError as error:
+        raise _fail(str(error)) from error
+    console.print(f"warehouse {settings.snowflake.database}.{settings.snowflake.schema_name} ready ({ran})")
+
+
+@app.command()
+def report(
+    top: Annotated[int, typer.Option("--top", min=1, help="Rows per view.")] = 10,
+) -> None:
+    """Print the KPIs and the analytics views from the warehouse."""
+    from ecom_pipeline.warehouse.report import print_report, read_report
+
+    settings: Settings = load_settings()
+    try:
+        print_report(console, read_report(settings, top_n=top))
+    except PipelineError as error:
+        raise _fail(str(error)) from error
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point for `python -m ecom_pipeline`."""
+    return app(args=argv if argv is not None else sys.argv[1:])

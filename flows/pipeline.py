@@ -1,0 +1,178 @@
+"""The `ecom-pipeline` Prefect flow: fetch and land -> Spark/Glue transform -> Snowflake load -> report.
+
+Tasks are thin: each calls one plain function of a stage module and returns plain values.
+Retry policies live here, one per failure kind (the HTTP client already retries single requests).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.runtime import flow_run
+from prefect.states import State
+from prefect.tasks import Task, exponential_backoff
+from pydantic import BaseModel, Field
+
+from ecom_pipeline.exceptions import TransformError
+from ecom_pipeline.ingest import ingest_resource
+from ecom_pipeline.land import new_run_id
+from ecom_pipeline.settings import Settings, load_settings
+from ecom_pipeline.transform.launchers import JobRequest, make_launcher
+from ecom_pipeline.warehouse.connection import bootstrap_warehouse
+from ecom_pipeline.warehouse.loader import load_orders
+from ecom_pipeline.warehouse.report import read_report
+from flows.reporting import publish_artifacts, write_report_files
+
+Resource = Literal["users", "products", "carts"]
+
+
+class PipelineParameters(BaseModel):
+    """Run parameters, shown with their defaults in the Prefect UI. Empty means "from settings"."""
+
+    run_date: date | None = Field(default=None, description="Ingest date; empty = today (UTC).")
+    resources: list[Resource] = Field(default=["users", "products", "carts"], min_length=1)
+    page_size: int | None = Field(default=None, ge=0, description="Items per API request; 0 = all at once.")
+    cost_ratio: Decimal | None = Field(default=None, gt=0, lt=1, description="Unit cost as a share of price.")
+    default_order_status: str | None = Field(default=None, description="Status for carts without one.")
+    api_url: str | None = Field(default=None, description="Source API base URL; empty = settings.")
+    report_dir: str | None = Field(default=None, description="Where charts and the report go; empty = work dir.")
+
+
+def resolve_settings(params: PipelineParameters, base: Settings | None = None) -> Settings:
+    """Apply the run's parameters on top of the environment's settings."""
+    settings = base or load_settings()
+    top: dict[str, Any] = {"resources": tuple(params.resources)}
+    if params.run_date:
+        top["run_date"] = params.run_date
+    if params.cost_ratio is not None:
+        top["cost_ratio"] = params.cost_ratio
+    if params.default_order_status:
+        top["default_order_status"] = params.default_order_status
+    api: dict[str, Any] = {}
+    if params.page_size is not None:
+        api["page_size"] = params.page_size
+    if params.api_url:
+        api["base_url"] = params.api_url
+    return settings.updated(top=top, api=api)
+
+
+def _is_transient(_task: Task, _run: TaskRun, state: State) -> bool:
+    """Retry the transform only when the failure says a retry can help."""
+    error = state.data if isinstance(state.data, BaseException) else state.result(raise_on_failure=False)
+    return isinstance(error, TransformError) and error.transient
+
+
+@task(
+    name="fetch-and-land",
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=2),
+    retry_jitter_factor=0.5,
+    timeout_seconds=3600,
+    cache_policy=NO_CACHE,
+    task_run_name="fetch-and-land-{resource}",
+)
+def fetch_and_land(settings: Settings, resource: str, run_id: str) -> dict[str, Any]:
+    """Fetch one resource from the API and land it in the raw zone."""
+    result = ingest_resource(settings, resource, run_id)
+    landed = result.as_dict()
+    landed["location"] = f"s3://{settings.storage.raw_bucket}/{result.manifest_key.rsplit('/', 1)[0]}/"
+    get_run_logger().info(
+        "%s: %d records landed, %d quarantined, %d bytes in %d part(s) -> %s",
+        resource,
+        result.records,
+        result.quarantined,
+        result.bytes,
+        len(result.parts),
+        landed["location"],
+    )
+    return landed
+
+
+@task(
+    name="glue-run",
+    retries=1,
+    retry_delay_seconds=10,
+    retry_condition_fn=_is_transient,
+    timeout_seconds=7200,
+    cache_policy=NO_CACHE,
+)
+def run_transform(settings: Settings, run_id: str) -> dict[str, Any]:
+    """Run the Spark job (local PySpark, Glue container or AWS Glue, by profile) and return its summary."""
+    summary = make_launcher(settings).run(JobRequest.from_settings(settings, run_id))
+    get_run_logger().info(
+        "transform: %s rows read, %s written, %s quarantined, partitions %s",
+        summary["rows_read"],
+        summary["rows_written"],
+        summary["rows_quarantined"],
+        ", ".join(summary["partitions_written"]),
+    )
+    return summary
+
+
+@task(
+    name="snowflake-load",
+    retries=2,
+    retry_delay_seconds=exponential_backoff(backoff_factor=5),
+    retry_jitter_factor=0.5,
+    timeout_seconds=3600,
+    cache_policy=NO_CACHE,
+)
+def load_warehouse(settings: Settings, run_id: str, job_summary: dict[str, Any]) -> dict[str, Any]:
+    """COPY the run's partitions into staging, MERGE into `orders`, reconcile, audit."""
+    if settings.snowflake.emulator:
+        # An emulator starts empty; on Snowflake the set-up is the one-time `bootstrap-warehouse` command.
+        get_run_logger().info("warehouse emulator: %s", bootstrap_warehouse(settings))
+    result = load_orders(settings, job_summary["partitions_written"], run_id, expected=job_summary)
+    get_run_logger().info("warehouse: %s", result.as_dict())
+    return result.as_dict()
+
+
+@task(name="report", retries=1, timeout_seconds=600, cache_policy=NO_CACHE)
+def build_report(settings: Settings, summary: dict[str, Any], report_dir: Path) -> dict[str, Any]:
+    """Read the views, publish artifacts, write charts; return the KPIs."""
+    report = read_report(settings)
+    files = write_report_files(report, report_dir)
+    publish_artifacts(report, summary)
+    return {"kpis": report.kpis_json(), "report": report, "files": [str(path) for path in files]}
+
+
+def _flow_run_name() -> str:
+    params = flow_run.parameters.get("params") or {}
+    run_date = params.get("run_date") if isinstance(params, dict) else getattr(params, "run_date", None)
+    return f"ecom-{run_date or datetime.now(UTC).date().isoformat()}"
+
+
+@flow(name="ecom-pipeline", flow_run_name=_flow_run_name, log_prints=True)
+def ecom_pipeline(params: PipelineParameters | None = None) -> dict[str, Any]:
+    """Run the whole pipeline for one date and return its summary (the CLI prints and saves it)."""
+    params = params or PipelineParameters()
+    settings = resolve_settings(params)
+    logger = get_run_logger()
+    started = time.monotonic()
+    run_id = new_run_id(datetime.now(UTC))
+    logger.info("run %s for %s (profile %s)", run_id, settings.run_date, settings.profile.value)
+
+    summary: dict[str, Any] = {
+        "run_id": run_id,
+        "run_date": settings.run_date.isoformat(),
+        "profile": settings.profile.value,
+        "resources": {},
+    }
+    for resource in settings.resources:
+        summary["resources"][resource] = fetch_and_land(settings, resource, run_id)
+    summary["transform"] = run_transform(settings, run_id)
+    summary["warehouse"] = load_warehouse(settings, run_id, summary["transform"])
+    report_dir = Path(params.report_dir) if params.report_dir else settings.work_dir / "reports" / run_id
+    reported = build_report(settings, summary, report_dir)
+    summary["kpis"] = reported["kpis"]
+    summary["report_files"] = reported["files"]
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    summary["report"] = reported["report"]
+    return summary

@@ -1,0 +1,83 @@
+"""What a run leaves behind for people: Prefect artifacts on the flow run, charts and a markdown report on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from ecom_pipeline.warehouse.charts import write_charts
+from ecom_pipeline.warehouse.report import Report, report_markdown
+
+KPI_LABELS = {
+    "total_orders": "Total Orders",
+    "total_revenue": "Total Revenue",
+    "total_profit": "Total Profit",
+    "profit_margin_pct": "Profit Margin %",
+}
+
+
+def kpi_rows(report: Report) -> list[dict[str, str]]:
+    """The KPI table as label/value rows, values exactly as in the JSON summary."""
+    return [{"kpi": KPI_LABELS[key], "value": str(value)} for key, value in report.kpis_json().items()]
+
+
+def reconciliation_rows(summary: dict[str, Any]) -> list[dict[str, str]]:
+    """Rows and revenue at each hop: raw cart lines -> curated orders (+ quarantined) -> warehouse."""
+    transform = summary.get("transform", {})
+    warehouse = summary.get("warehouse", {})
+    carts = summary.get("resources", {}).get("carts", {})
+    return [
+        {"stage": "raw: carts landed", "rows": str(carts.get("records", "")), "revenue": ""},
+        {"stage": "spark: cart lines read", "rows": str(transform.get("rows_read", "")), "revenue": ""},
+        {
+            "stage": "curated: orders written",
+            "rows": str(transform.get("rows_written", "")),
+            "revenue": str(transform.get("revenue_written", "")),
+        },
+        {"stage": "spark: quarantined", "rows": str(transform.get("rows_quarantined", "")), "revenue": ""},
+        {"stage": "spark: duplicates removed", "rows": str(transform.get("duplicates_removed", "")), "revenue": ""},
+        {
+            "stage": "warehouse: orders staged and merged",
+            "rows": str(warehouse.get("rows_staged", "")),
+            "revenue": str(warehouse.get("revenue_staged", "")),
+        },
+    ]
+
+
+def quarantine_rows(summary: dict[str, Any]) -> list[dict[str, str]]:
+    """Quarantined records by stage and reason (an empty run says so in one row)."""
+    rows = [
+        {"stage": f"extract: {name}", "reason": reason, "count": str(count)}
+        for name, landed in summary.get("resources", {}).items()
+        for reason, count in landed.get("quarantine_reasons", {}).items()
+    ]
+    rows += [
+        {"stage": "spark job", "reason": reason, "count": str(count)}
+        for reason, count in summary.get("transform", {}).get("quarantined_by_reason", {}).items()
+    ]
+    return rows or [{"stage": "all", "reason": "nothing quarantined", "count": "0"}]
+
+
+def publish_artifacts(report: Report, summary: dict[str, Any]) -> None:
+    """KPIs, reconciliation, quarantine counts and the views' top rows, attached to the current flow run."""
+    run = f"run {summary.get('run_id', '')} for {summary.get('run_date', '')}"
+    create_table_artifact(key="ecom-kpis", table=kpi_rows(report), description=f"KPIs after {run}")
+    create_table_artifact(
+        key="ecom-reconciliation",
+        table=reconciliation_rows(summary),
+        description=f"Rows and revenue through raw -> curated -> warehouse, {run}",
+    )
+    create_table_artifact(
+        key="ecom-quarantine", table=quarantine_rows(summary), description=f"Quarantined records by reason, {run}"
+    )
+    create_markdown_artifact(key="ecom-views", markdown=report_markdown(report), description=f"Views after {run}")
+
+
+def write_report_files(report: Report, out_dir: Path) -> list[Path]:
+    """Charts (PNG) and the markdown report, written to `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    markdown = out_dir / "report.md"
+    markdown.write_text(report_markdown(report))
+    return [*write_charts(report, out_dir), markdown]
