@@ -38,62 +38,55 @@ def _human_bytes(size: int) -> str:
     return f"{size} B"
 
 
-def ingest_table(summary: dict[str, Any], raw_bucket: str | None = None) -> Table:
-    """Records, quarantined, bytes and location per landed resource."""
+def ingest_table(summary: dict[str, Any]) -> Table:
+    """Records, quarantined, size and time per landed resource."""
     table = Table(title=f"Ingest {summary.get('run_date', '')}", title_justify="left")
-    for column in ("resource", "records", "quarantined", "bytes", "location", "seconds"):
-        table.add_column(
-            column, justify="right" if column in {"records", "quarantined", "bytes", "seconds"} else "left"
-        )
+    table.add_column("resource")
+    for column in ("records", "quarantined", "size", "seconds"):
+        table.add_column(column, justify="right")
     for name, landed in summary.get("resources", {}).items():
-        location = landed.get("location") or landed.get("manifest_key", "")
         table.add_row(
             name,
             f"{landed['records']:,}",
             f"{landed['quarantined']:,}",
             _human_bytes(landed["bytes"]),
-            location,
             f"{landed.get('seconds', 0):.1f}",
         )
     return table
 
 
-def stages_table(summary: dict[str, Any]) -> Table:
-    """One line per later stage: transform and warehouse load."""
-    table = Table(title="Transform and load", title_justify="left")
-    table.add_column("stage")
-    table.add_column("result")
+def stages_lines(summary: dict[str, Any]) -> list[str]:
+    """One readable line per later stage: the Spark job and the warehouse load."""
+    lines = []
     transform = summary.get("transform")
     if transform:
-        reasons = ", ".join(
-            f"{reason}: {count}" for reason, count in transform.get("quarantined_by_reason", {}).items()
-        )
-        table.add_row(
-            "spark job",
-            f"{transform['rows_read']:,} lines read, {transform['rows_written']:,} orders written, "
+        by_reason = transform.get("quarantined_by_reason", {})
+        reasons = ", ".join(f"{reason}: {count}" for reason, count in by_reason.items())
+        lines.append(
+            f"[bold]transform[/]  {transform['rows_read']:,} cart lines -> {transform['rows_written']:,} orders, "
             f"{transform['rows_quarantined']:,} quarantined{f' ({reasons})' if reasons else ''}, "
-            f"{transform.get('duplicates_removed', 0):,} duplicates removed, "
-            f"partitions {', '.join(transform['partitions_written'])}",
+            f"{transform.get('duplicates_removed', 0):,} duplicates removed; "
+            f"partitions {', '.join(transform['partitions_written'])}"
         )
     warehouse = summary.get("warehouse")
     if warehouse:
-        table.add_row(
-            "snowflake load",
-            ", ".join(
-                f"{key.replace('_', ' ')} {value}"
-                for key, value in warehouse.items()
-                if not isinstance(value, dict | list)
-            ),
+        lines.append(
+            f"[bold]warehouse[/]  {warehouse['rows_staged']:,} rows from {warehouse['files']} file(s): "
+            f"{warehouse['rows_inserted']:,} inserted, {warehouse['rows_updated']:,} updated; "
+            f"reconciled at {warehouse['revenue_staged']} revenue"
         )
-    return table
+    return lines
 
 
 def print_summary(console: Console, summary: dict[str, Any]) -> None:
     """Print the run's summary: ingest, stages, KPIs and view tops, total time."""
     console.print()
     console.print(ingest_table(summary))
-    if summary.get("transform") or summary.get("warehouse"):
-        console.print(stages_table(summary))
+    for name, landed in list(summary.get("resources", {}).items())[:1]:
+        location = str(landed.get("location", "")).replace(f"/{name}/", "/<resource>/")
+        console.print(f"raw zone: {location}", highlight=False, soft_wrap=True)
+    for line in stages_lines(summary):
+        console.print(line, highlight=False)
     report = summary.get("report")
     if report is not None:
         from ecom_pipeline.warehouse.report import print_report

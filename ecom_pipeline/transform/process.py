@@ -22,6 +22,12 @@ SPARK_LOG_LINE = re.compile(r"^\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} (TRACE|DEBUG|
 TAIL_LINES = 15
 SPARK_LEVELS = {"WARN": logging.WARNING, "ERROR": logging.ERROR, "FATAL": logging.CRITICAL}
 NOISE_PREFIXES = ("Setting default log level", "To adjust logging level", "[Stage ")
+# WARN lines every local run prints and nobody can act on: logged at DEBUG.
+HARMLESS_WARNINGS = (
+    "NativeCodeLoader: Unable to load native-hadoop library",
+    "MetricsConfig: Cannot locate configuration",
+    "SparkStringUtils: Truncated the string representation",
+)
 
 
 class JobOutputLogger:
@@ -40,6 +46,8 @@ class JobOutputLogger:
         spark_line = SPARK_LOG_LINE.match(line)
         if spark_line:
             self._level = SPARK_LEVELS.get(spark_line.group(1), logging.DEBUG)
+            if any(warning in line for warning in HARMLESS_WARNINGS):
+                self._level = logging.DEBUG
         elif line.startswith(JOB_LINE_PREFIX):  # "orders_job INFO ..." from logging, "orders_job: config error"
             level_name = line.split()[1] if len(line.split()) > 1 else ""
             self._level = logging.getLevelNamesMapping().get(level_name, logging.ERROR)

@@ -38,6 +38,8 @@ KPI_LABELS: dict[str, str] = {
     "profit_margin_pct": "Profit Margin",
 }
 MONEY_COLUMNS = frozenset({"revenue", "profit", "revenue_7d_avg", "margin_pct"})
+# fakesnow hands SUM back as DOUBLE: counts are turned back into ints by name.
+COUNT_COLUMNS = frozenset({"orders", "units", "total_orders", "revenue_rank", "customer_id"})
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,10 @@ def _normalise(row: dict[str, Any]) -> dict[str, Any]:
     """Money to Decimal with 2 places, counts to int (the connector may hand back floats or Decimals)."""
     clean = {}
     for key, value in row.items():
-        if value is not None and (key in MONEY_COLUMNS or key.startswith("total_") or key.endswith("_pct")):
-            value = int(value) if key == "total_orders" else Decimal(str(value)).quantize(CENTS)
+        if value is not None and key in COUNT_COLUMNS:
+            value = int(value)
+        elif value is not None and (key in MONEY_COLUMNS or key.startswith("total_") or key.endswith("_pct")):
+            value = Decimal(str(value)).quantize(CENTS)
         elif isinstance(value, Decimal) and value == value.to_integral_value():
             value = int(value)
         clean[key] = value

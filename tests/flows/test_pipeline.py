@@ -7,13 +7,13 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from oracle import expected_kpis, expected_orders
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from ecom_pipeline.runtime.local import LocalRuntime
 from ecom_pipeline.source.data import DirectorySource
 from flows.pipeline import PipelineParameters, ecom_pipeline
+from oracle import expected_kpis, expected_orders
 
 RUN_DATE = date(2026, 6, 17)
 
