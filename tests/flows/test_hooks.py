@@ -1,0 +1,110 @@
+"""The failure webhook hook against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.states import State
+
+from ecom_pipeline.runtime.ports import free_port
+from flows.hooks import notify_failure
+
+SNOWFLAKE_PASSWORD = "sf-pass-9Qx2"
+
+
+class WebhookServer:
+    """A loopback HTTP server that records each POST's path and JSON body and answers `status`."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        received = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((self.path, json.loads(body)))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/T0KEN"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> WebhookServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@flow(name="hooked-flow", flow_run_name="hooked-{day}", on_failure=[notify_failure])
+def failing_flow(day: str) -> None:
+    """Fails with a message that quotes a secret, as a careless driver error might."""
+    raise ValueError(f"warehouse login refused for password {SNOWFLAKE_PASSWORD}")
+
+
+@flow(name="fine-flow", on_failure=[notify_failure])
+def fine_flow() -> int:
+    return 1
+
+
+def test_failed_run_posts_one_message_without_secrets(prefect_harness: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SNOWFLAKE_PASSWORD", SNOWFLAKE_PASSWORD)
+    monkeypatch.setenv("ECOM_RUN_DATE", "2026-06-17")
+    with WebhookServer() as server:
+        monkeypatch.setenv("ECOM_FAILURE_WEBHOOK_URL", server.url)
+        state = failing_flow("d1", return_state=True)
+
+    assert state.is_failed()
+    assert len(server.requests) == 1
+    path, body = server.requests[0]
+    assert path == "/hooks/T0KEN"
+    assert body["flow"] == "hooked-flow"
+    assert body["flow_run"] == "hooked-d1"
+    assert body["state"] == "Failed"
+    assert body["run_date"] == "2026-06-17"
+    assert "warehouse login refused" in body["message"]
+    assert SNOWFLAKE_PASSWORD not in json.dumps(body)
+    assert "***" in body["message"]
+
+
+def test_no_webhook_url_sends_nothing(prefect_harness: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ECOM_FAILURE_WEBHOOK_URL", raising=False)
+    with WebhookServer() as server:
+        state = failing_flow("d2", return_state=True)
+
+    assert state.is_failed()
+    assert server.requests == []
+
+
+def test_successful_run_sends_nothing(prefect_harness: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    with WebhookServer() as server:
+        monkeypatch.setenv("ECOM_FAILURE_WEBHOOK_URL", server.url)
+        assert fine_flow() == 1
+
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("answer", ["refused", "http-500"])
+def test_broken_webhook_never_raises(prefect_harness: None, monkeypatch: pytest.MonkeyPatch, answer: str) -> None:
+    state: State = failing_flow("d3", return_state=True)
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(state.state_details.flow_run_id)
+    with WebhookServer(status=500) as server:
+        url = server.url if answer == "http-500" else f"http://127.0.0.1:{free_port()}/closed"
+        monkeypatch.setenv("ECOM_FAILURE_WEBHOOK_URL", url)
+
+        assert notify_failure(failing_flow, flow_run, state) is None
+
+    assert len(server.requests) == (1 if answer == "http-500" else 0)
