@@ -38,6 +38,8 @@ app = typer.Typer(
 )
 emulators_app = typer.Typer(help="Start or stop the local emulators (S3, Snowflake, API) for manual work.")
 app.add_typer(emulators_app, name="emulators")
+glue_app = typer.Typer(help="Manage the AWS Glue job of the `aws` profile.")
+app.add_typer(glue_app, name="glue")
 
 console = Console()
 EMULATORS_STATE = Path(".ecom") / "emulators.json"
@@ -246,6 +248,44 @@ def bootstrap_warehouse_command() -> None:
     except PipelineError as error:
         raise _fail(str(error)) from error
     console.print(f"warehouse {settings.snowflake.database}.{settings.snowflake.schema_name} ready ({ran})")
+
+
+@glue_app.command("deploy")
+def glue_deploy() -> None:
+    """Upload spark_jobs/orders_job.py and create or update the Glue 4.0 job (ECOM_GLUE_* settings)."""
+    from ecom_pipeline.transform.glue import GlueLauncher
+    from ecom_pipeline.transform.launchers import s3_client_for
+
+    settings = load_settings()
+    try:
+        launcher = GlueLauncher(settings, glue_client=_glue_client(settings), s3_client=s3_client_for(settings))
+        location = launcher.upload_script()
+        action = launcher.ensure_job()
+    except PipelineError as error:
+        raise _fail(str(error)) from error
+    console.print(f"Glue job {settings.glue.job_name} {action}; script at {location}")
+
+
+def _glue_client(settings: Settings) -> Any:
+    import boto3
+
+    return boto3.client(
+        "glue", region_name=settings.storage.aws_region, endpoint_url=settings.storage.aws_endpoint_url or None
+    )
+
+
+@app.command()
+def blocks(
+    prefix: Annotated[str, typer.Option(help="Block name prefix.")] = "ecom",
+) -> None:
+    """Create or update the Prefect blocks the aws profile uses (AWS and Snowflake credentials, buckets).
+
+    Values come from the environment (AWS_*, ECOM_*, SNOWFLAKE_*); secrets are stored as secret fields.
+    """
+    from ecom_pipeline.blocks import upsert_blocks
+
+    names = upsert_blocks(load_settings(), prefix=prefix)
+    console.print("saved blocks: " + ", ".join(names))
 
 
 @app.command()

@@ -103,6 +103,9 @@ class GlueSettings(BaseSettings):
     script_prefix: str = "glue-scripts"
     poll_seconds: float = Field(default=15.0, gt=0)
     timeout_minutes: int = Field(default=60, ge=1)
+    jobs_dir: Path = Field(
+        default=Path("/jobs"), description="compose only: folder shared with the Glue 4 container's job runner."
+    )
 
 
 class SnowflakeSettings(BaseSettings):

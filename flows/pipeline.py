@@ -20,14 +20,16 @@ from prefect.states import State
 from prefect.tasks import Task, exponential_backoff
 from pydantic import BaseModel, Field
 
+from ecom_pipeline.blocks import load_settings_from_blocks
 from ecom_pipeline.exceptions import TransformError
 from ecom_pipeline.ingest import ingest_resource
 from ecom_pipeline.land import new_run_id
-from ecom_pipeline.settings import Settings, load_settings
+from ecom_pipeline.settings import Profile, Settings, load_settings
 from ecom_pipeline.transform.launchers import JobRequest, make_launcher
 from ecom_pipeline.warehouse.connection import bootstrap_warehouse
 from ecom_pipeline.warehouse.loader import load_orders
 from ecom_pipeline.warehouse.report import read_report
+from flows.hooks import notify_failure
 from flows.reporting import publish_artifacts, write_report_files
 
 Resource = Literal["users", "products", "carts"]
@@ -48,6 +50,10 @@ class PipelineParameters(BaseModel):
 def resolve_settings(params: PipelineParameters, base: Settings | None = None) -> Settings:
     """Apply the run's parameters on top of the environment's settings."""
     settings = base or load_settings()
+    if settings.profile is Profile.AWS:
+        # Credentials and names from Prefect blocks where they exist; never for local runs, which must not
+        # pick up real credentials from a shared Prefect server.
+        settings = load_settings_from_blocks(settings)
     top: dict[str, Any] = {"resources": tuple(params.resources)}
     if params.run_date:
         top["run_date"] = params.run_date
@@ -146,10 +152,10 @@ def build_report(settings: Settings, summary: dict[str, Any], report_dir: Path) 
 def _flow_run_name() -> str:
     params = flow_run.parameters.get("params") or {}
     run_date = params.get("run_date") if isinstance(params, dict) else getattr(params, "run_date", None)
-    return f"ecom-{run_date or datetime.now(UTC).date().isoformat()}"
+    return f"ecom-{run_date or load_settings().run_date.isoformat()}"
 
 
-@flow(name="ecom-pipeline", flow_run_name=_flow_run_name, log_prints=True)
+@flow(name="ecom-pipeline", flow_run_name=_flow_run_name, log_prints=True, on_failure=[notify_failure])
 def ecom_pipeline(params: PipelineParameters | None = None) -> dict[str, Any]:
     """Run the whole pipeline for one date and return its summary (the CLI prints and saves it)."""
     params = params or PipelineParameters()

@@ -62,7 +62,7 @@ def test_run_local_profile_end_to_end_writes_exact_summary(dummyjson_dir: Path, 
 @pytest.mark.parametrize(
     "command",
     [["run"], ["serve-api"], ["serve-snowflake"], ["emulators", "up"], ["emulators", "down"], ["bootstrap-warehouse"],
-     ["report"]],
+     ["report"], ["glue", "deploy"], ["blocks"]],
 )  # fmt: skip
 def test_every_command_explains_itself(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])

@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -61,7 +62,7 @@ class TransformLauncher(Protocol):
 
 def summary_key(run_id: str) -> str:
     """Key of a run's summary inside the curated bucket."""
-    return f"_job_summaries/run_id={run_id}.json"
+    return f"job-summaries/run_id={run_id}.json"
 
 
 def job_arguments(settings: Settings, request: JobRequest, scheme: str) -> dict[str, str]:
@@ -234,59 +235,56 @@ class LocalSparkLauncher:
 
 
 class ComposeLauncher:
-    """Runs the job inside the Glue 4 container of docker compose (the `compose` profile).
+    """Runs the job in the Glue 4 container of docker compose (the `compose` profile).
 
-    Only the command is built and checked here (no Docker engine on CI); `run` executes it on a developer's
-    machine. The Glue image brings awsglue, so the job takes its Glue entrypoint there.
+    The flow's container and the `glue` container share a volume (`settings.glue.jobs_dir`); the job runner
+    there (`docker/glue/job_runner.py`) takes `requests/<id>.json`, runs spark-submit with Glue's own Spark
+    and jars, and answers in `results/<id>.json`. No Docker socket or CLI is needed in the flow's container.
     """
 
-    GLUE_SPARK_SUBMIT = "/home/glue_user/spark/bin/spark-submit"
-    GLUE_WORKSPACE = "/home/glue_user/workspace"
-
-    def __init__(
-        self,
-        settings: Settings,
-        s3_client: Any = None,
-        service: str = "glue",
-        s3_endpoint_in_container: str | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, s3_client: Any = None, sleep: Any = time.sleep) -> None:
         self.settings = settings
-        self.service = service
-        self.s3_endpoint_in_container = s3_endpoint_in_container or settings.storage.aws_endpoint_url
         self._s3_client = s3_client
+        self._sleep = sleep
 
-    def command(self, request: JobRequest) -> list[str]:
-        """`docker compose run` of spark-submit in the Glue container; keys pass by name (-e VAR) only."""
-        in_container = self.settings.updated(storage={"aws_endpoint_url": self.s3_endpoint_in_container})
-        confs = {
-            "spark.ui.enabled": "false",
-            "spark.sql.shuffle.partitions": str(self.settings.spark.shuffle_partitions),
-            **s3a_confs(in_container, credentials_in_env=True),
-        }
-        arguments = {
-            "--JOB_NAME": self.settings.glue.job_name,
-            **job_arguments(self.settings, request, "s3a"),
-        }
-        env_names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
-        return [
-            "docker",
-            "compose",
-            "run",
-            "--rm",
-            *[item for name in env_names for item in ("-e", name)],
-            self.service,
-            self.GLUE_SPARK_SUBMIT,
-            "--master",
-            self.settings.spark.master,
-            *[item for key, value in confs.items() for item in ("--conf", f"{key}={value}")],
-            f"{self.GLUE_WORKSPACE}/spark_jobs/orders_job.py",
-            *flatten(arguments),
-        ]
+    def request_payload(self, request: JobRequest) -> dict[str, Any]:
+        """The request file's content: the job's Glue-style arguments (paths through s3a)."""
+        arguments = {"--JOB_NAME": self.settings.glue.job_name, **job_arguments(self.settings, request, "s3a")}
+        return {"args": flatten(arguments)}
+
+    def submit(self, request: JobRequest) -> Path:
+        """Write the request atomically (a .tmp file renamed into place); return the result file to wait for."""
+        jobs = self.settings.glue.jobs_dir
+        (jobs / "requests").mkdir(parents=True, exist_ok=True)
+        pending = jobs / "requests" / f"{request.run_id}.json.tmp"
+        pending.write_text(json.dumps(self.request_payload(request)))
+        pending.replace(pending.with_suffix(""))
+        return jobs / "results" / f"{request.run_id}.json"
+
+    def wait(self, result_file: Path) -> dict[str, Any]:
+        """Poll for the runner's answer until the Spark timeout."""
+        deadline = time.monotonic() + self.settings.spark.timeout_seconds
+        while not result_file.is_file():
+            if time.monotonic() > deadline:
+                raise TransformError(
+                    f"Glue container job: no result in {result_file} after {self.settings.spark.timeout_seconds:.0f} s"
+                    " (is the `glue` service running? `docker compose logs glue`)",
+                    transient=True,
+                )
+            self._sleep(1.0)
+        return json.loads(result_file.read_text())
 
     def run(self, request: JobRequest) -> dict[str, Any]:
-        """Run the container job and return its summary."""
-        env = {**os.environ, **credentials_env(self.settings)}
-        run_job_process(self.command(request), env, self.settings.spark.timeout_seconds, LOG, "Glue container job")
+        """Submit, wait, and return the job's summary; a config error (exit 2) is not worth a retry."""
+        LOG.info("Glue container job: run %s, ingest_date %s", request.run_id, request.ingest_date)
+        result = self.wait(self.submit(request))
+        exit_code = int(result.get("exit_code", 1))
+        if exit_code != 0:
+            tail = str(result.get("stderr_tail", "")).strip().splitlines()[-5:]
+            raise TransformError(
+                f"Glue container job failed with exit code {exit_code}: " + " | ".join(tail),
+                transient=exit_code != 2,
+            )
         client = self._s3_client or s3_client_for(self.settings)
         return read_summary(client, self.settings.storage.curated_bucket, request.run_id)
 

@@ -14,7 +14,7 @@ REQUIRED = {
     "quarantine_path": "s3a://curated/quarantine/orders",
     "ingest_date": "2026-06-17",
     "run_id": "run-1",
-    "summary_path": "s3a://curated/_job_summaries/run_id=run-1.json",
+    "summary_path": "s3a://curated/job-summaries/run_id=run-1.json",
 }
 
 

@@ -121,7 +121,7 @@ def test_first_run_creates_the_job_and_returns_the_summary(
             "--run_id": "glue-run-1",
             "--cost_ratio": "0.6",
             "--default_order_status": "completed",
-            "--summary_path": "s3://ecom-curated/_job_summaries/run_id=glue-run-1.json",
+            "--summary_path": "s3://ecom-curated/job-summaries/run_id=glue-run-1.json",
         }.items()
     )
     states = [r.getMessage().rsplit(": ", 1)[1] for r in caplog.records if "Glue run" in r.getMessage()]

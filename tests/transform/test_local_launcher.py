@@ -78,7 +78,7 @@ def test_command_runs_the_job_script_through_s3a_with_no_secrets(settings: Setti
             "--run_id": "run-9",
             "--cost_ratio": "0.65",
             "--default_order_status": "completed",
-            "--summary_path": "s3a://ecom-curated/_job_summaries/run_id=run-9.json",
+            "--summary_path": "s3a://ecom-curated/job-summaries/run_id=run-9.json",
         }.items()
     )
     assert not any(KEY_ID in item or SECRET in item for item in command)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
+from decimal import Decimal
+from pathlib import Path
 
 import boto3
 import pytest
-from pydantic import SecretStr
 
-from ecom_pipeline.exceptions import ConfigError
-from ecom_pipeline.settings import Settings
+from ecom_pipeline.exceptions import ConfigError, TransformError
+from ecom_pipeline.settings import REPO_ROOT, Settings
 from ecom_pipeline.transform import (
     ComposeLauncher,
     GlueLauncher,
@@ -37,31 +41,31 @@ def test_unknown_profile_lists_the_valid_ones() -> None:
         make_launcher(settings)
 
 
-def test_compose_command_runs_spark_submit_in_the_glue_container() -> None:
+def test_compose_launcher_queues_a_request_the_glue_container_runner_answers(tmp_path: Path) -> None:
+    """The real job runner of the Glue 4 container takes the request; a config error comes back non-transient."""
     settings = Settings().updated(
-        top={"profile": "compose"},
-        storage={
-            "aws_access_key_id": SecretStr("AKIDCOMPOSE"),
-            "aws_secret_access_key": SecretStr("compose-secret"),
+        top={"profile": "compose", "cost_ratio": Decimal("0.6")},
+        glue={"jobs_dir": tmp_path / "jobs"},
+        spark={"timeout_seconds": 300},
+    )
+    bad = JobRequest(ingest_date=date(2026, 6, 17), run_id="run-c", cost_ratio=Decimal("1.5"))
+    launcher = ComposeLauncher(settings)
+    assert launcher.request_payload(bad)["args"][:2] == ["--JOB_NAME", settings.glue.job_name]
+    assert "--cost_ratio" in launcher.request_payload(bad)["args"]
+
+    runner = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "docker" / "glue" / "job_runner.py"), "--max-requests", "1"],
+        env={
+            **os.environ,
+            "JOB_RUNNER_JOBS_DIR": str(tmp_path / "jobs"),
+            "JOB_RUNNER_SCRIPTS_DIR": str(REPO_ROOT / "spark_jobs"),
+            "JOB_RUNNER_SPARK_SUBMIT": str(Path(sys.executable).parent / "spark-submit"),
+            "JOB_RUNNER_MASTER": "local[1]",
         },
     )
-    command = ComposeLauncher(settings, s3_endpoint_in_container="http://s3:5000").command(REQUEST)
-
-    assert command[:4] == ["docker", "compose", "run", "--rm"]
-    service_at = command.index("glue")
-    assert command[4:service_at] == [
-        "-e",
-        "AWS_ACCESS_KEY_ID",
-        "-e",
-        "AWS_SECRET_ACCESS_KEY",
-        "-e",
-        "AWS_REGION",
-    ]
-    assert command[service_at + 1] == "/home/glue_user/spark/bin/spark-submit"
-    assert "spark.hadoop.fs.s3a.endpoint=http://s3:5000" in command
-    assert "spark.hadoop.fs.s3a.connection.ssl.enabled=false" in command
-    script_at = command.index("/home/glue_user/workspace/spark_jobs/orders_job.py")
-    arguments = dict(zip(command[script_at + 1 :: 2], command[script_at + 2 :: 2], strict=True))
-    assert arguments["--JOB_NAME"] == "ecom-orders-transform"  # getResolvedOptions requires it in the Glue image
-    assert (arguments["--raw_path"], arguments["--ingest_date"]) == ("s3a://ecom-raw/dummyjson", "2026-06-17")
-    assert not any("AKIDCOMPOSE" in item or "compose-secret" in item for item in command)
+    try:
+        with pytest.raises(TransformError, match=r"exit code 2.*--cost_ratio") as caught:
+            launcher.run(bad)
+        assert caught.value.transient is False
+    finally:
+        runner.wait(timeout=60)
