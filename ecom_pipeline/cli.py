@@ -253,25 +253,18 @@ def bootstrap_warehouse_command() -> None:
 @glue_app.command("deploy")
 def glue_deploy() -> None:
     """Upload spark_jobs/orders_job.py and create or update the Glue 4.0 job (ECOM_GLUE_* settings)."""
+    from ecom_pipeline.aws import make_glue_client, make_s3_client
     from ecom_pipeline.transform.glue import GlueLauncher
-    from ecom_pipeline.transform.launchers import s3_client_for
 
     settings = load_settings()
     try:
-        launcher = GlueLauncher(settings, glue_client=_glue_client(settings), s3_client=s3_client_for(settings))
+        glue, s3 = make_glue_client(settings.storage), make_s3_client(settings.storage)
+        launcher = GlueLauncher(settings, glue_client=glue, s3_client=s3)
         location = launcher.upload_script()
         action = launcher.ensure_job()
     except PipelineError as error:
         raise _fail(str(error)) from error
     console.print(f"Glue job {settings.glue.job_name} {action}; script at {location}")
-
-
-def _glue_client(settings: Settings) -> Any:
-    import boto3
-
-    return boto3.client(
-        "glue", region_name=settings.storage.aws_region, endpoint_url=settings.storage.aws_endpoint_url or None
-    )
 
 
 @app.command()

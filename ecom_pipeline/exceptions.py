@@ -54,3 +54,11 @@ class WarehouseError(PipelineError):
 
 class ReconciliationError(WarehouseError):
     """Rows or revenue loaded differ from what the curated zone holds."""
+
+
+class StageError(PipelineError):
+    """A pipeline stage failed for good (after its retries); the message starts with the stage's name."""
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        self.stage = stage
+        super().__init__(f"stage {stage} failed: {error}")

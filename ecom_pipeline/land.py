@@ -21,10 +21,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ecom_pipeline.aws import make_s3_client  # noqa: F401 - re-exported for callers of land
 from ecom_pipeline.exceptions import LandingError
 from ecom_pipeline.extract.client import ExtractedRecord
 from ecom_pipeline.settings import StorageSettings
@@ -62,20 +61,6 @@ def new_run_id(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
-def make_s3_client(storage: StorageSettings) -> Any:
-    """A boto3 S3 client for `storage`: endpoint and keys only when set, else the default AWS chain."""
-    options: dict[str, Any] = {"region_name": storage.aws_region}
-    s3_config: dict[str, Any] = {}
-    if storage.aws_endpoint_url:
-        options["endpoint_url"] = storage.aws_endpoint_url
-        s3_config["addressing_style"] = "path"  # emulators (moto, MinIO, LocalStack) serve path-style URLs
-    if storage.aws_access_key_id is not None and storage.aws_secret_access_key is not None:
-        options["aws_access_key_id"] = storage.aws_access_key_id.get_secret_value()
-        options["aws_secret_access_key"] = storage.aws_secret_access_key.get_secret_value()
-    config = Config(retries={"max_attempts": 5, "mode": "standard"}, s3=s3_config)
-    return boto3.client("s3", config=config, **options)
 
 
 def date_folder(storage: StorageSettings, resource: str, ingest_date: date) -> str:

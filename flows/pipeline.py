@@ -21,14 +21,15 @@ from prefect.tasks import Task, exponential_backoff
 from pydantic import BaseModel, Field
 
 from ecom_pipeline.blocks import load_settings_from_blocks
-from ecom_pipeline.exceptions import TransformError
+from ecom_pipeline.exceptions import PipelineError, StageError, TransformError
 from ecom_pipeline.ingest import ingest_resource
 from ecom_pipeline.land import new_run_id
 from ecom_pipeline.settings import Profile, Settings, load_settings
-from ecom_pipeline.transform.launchers import JobRequest, make_launcher
+from ecom_pipeline.transform.incremental import transform_unless_unchanged
 from ecom_pipeline.warehouse.connection import bootstrap_warehouse
 from ecom_pipeline.warehouse.loader import load_orders
 from ecom_pipeline.warehouse.report import read_report
+from flows.faults import inject_fault
 from flows.hooks import notify_failure
 from flows.reporting import publish_artifacts, write_report_files
 
@@ -86,6 +87,7 @@ def _is_transient(_task: Task, _run: TaskRun, state: State) -> bool:
 )
 def fetch_and_land(settings: Settings, resource: str, run_id: str) -> dict[str, Any]:
     """Fetch one resource from the API and land it in the raw zone."""
+    inject_fault("fetch-and-land")
     result = ingest_resource(settings, resource, run_id)
     landed = result.as_dict()
     landed["location"] = f"s3://{settings.storage.raw_bucket}/{result.manifest_key.rsplit('/', 1)[0]}/"
@@ -110,10 +112,15 @@ def fetch_and_land(settings: Settings, resource: str, run_id: str) -> dict[str, 
     cache_policy=NO_CACHE,
 )
 def run_transform(settings: Settings, run_id: str) -> dict[str, Any]:
-    """Run the Spark job (local PySpark, Glue container or AWS Glue, by profile) and return its summary."""
-    summary = make_launcher(settings).run(JobRequest.from_settings(settings, run_id))
+    """Run the Spark job (local PySpark, Glue container or AWS Glue, by profile) and return its summary.
+
+    When the raw inputs and parameters equal those of the last successful job, its output is reused.
+    """
+    inject_fault("glue-run")
+    summary = transform_unless_unchanged(settings, run_id)
     get_run_logger().info(
-        "transform: %s rows read, %s written, %s quarantined, partitions %s",
+        "transform%s: %s rows read, %s written, %s quarantined, partitions %s",
+        " (unchanged inputs, output reused)" if summary["reused"] else "",
         summary["rows_read"],
         summary["rows_written"],
         summary["rows_quarantined"],
@@ -132,6 +139,7 @@ def run_transform(settings: Settings, run_id: str) -> dict[str, Any]:
 )
 def load_warehouse(settings: Settings, run_id: str, job_summary: dict[str, Any]) -> dict[str, Any]:
     """COPY the run's partitions into staging, MERGE into `orders`, reconcile, audit."""
+    inject_fault("snowflake-load")
     if settings.snowflake.emulator:
         # An emulator starts empty; on Snowflake the set-up is the one-time `bootstrap-warehouse` command.
         get_run_logger().info("warehouse emulator: %s", bootstrap_warehouse(settings))
@@ -143,10 +151,19 @@ def load_warehouse(settings: Settings, run_id: str, job_summary: dict[str, Any])
 @task(name="report", retries=1, timeout_seconds=600, cache_policy=NO_CACHE)
 def build_report(settings: Settings, summary: dict[str, Any], report_dir: Path) -> dict[str, Any]:
     """Read the views, publish artifacts, write charts; return the KPIs."""
+    inject_fault("report")
     report = read_report(settings)
     files = write_report_files(report, report_dir)
     publish_artifacts(report, summary)
     return {"kpis": report.kpis_json(), "report": report, "files": [str(path) for path in files]}
+
+
+def _stage(name: str, task_fn: Task, *args: Any) -> Any:
+    """Call a task; if it fails for good (after its retries), fail the flow with the stage's name in front."""
+    try:
+        return task_fn(*args)
+    except PipelineError as error:
+        raise StageError(name, error) from error
 
 
 def _flow_run_name() -> str:
@@ -172,11 +189,12 @@ def ecom_pipeline(params: PipelineParameters | None = None) -> dict[str, Any]:
         "resources": {},
     }
     for resource in settings.resources:
-        summary["resources"][resource] = fetch_and_land(settings, resource, run_id)
-    summary["transform"] = run_transform(settings, run_id)
-    summary["warehouse"] = load_warehouse(settings, run_id, summary["transform"])
+        landed = _stage(f"fetch-and-land {resource}", fetch_and_land, settings, resource, run_id)
+        summary["resources"][resource] = landed
+    summary["transform"] = _stage("glue-run", run_transform, settings, run_id)
+    summary["warehouse"] = _stage("snowflake-load", load_warehouse, settings, run_id, summary["transform"])
     report_dir = Path(params.report_dir) if params.report_dir else settings.work_dir / "reports" / run_id
-    reported = build_report(settings, summary, report_dir)
+    reported = _stage("report", build_report, settings, summary, report_dir)
     summary["kpis"] = reported["kpis"]
     summary["report_files"] = reported["files"]
     summary["seconds"] = round(time.monotonic() - started, 1)

@@ -19,9 +19,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-import boto3
 from botocore.exceptions import ClientError
 
+from ecom_pipeline.aws import make_glue_client, make_s3_client
 from ecom_pipeline.exceptions import ConfigError, TransformError
 from ecom_pipeline.settings import REPO_ROOT, Profile, Settings
 from ecom_pipeline.transform.process import run_job_process
@@ -87,16 +87,7 @@ def flatten(arguments: dict[str, str]) -> list[str]:
 
 def s3_client_for(settings: Settings) -> Any:
     """A boto3 S3 client for the configured endpoint and credentials."""
-    storage = settings.storage
-    return boto3.client(
-        "s3",
-        endpoint_url=storage.aws_endpoint_url,
-        region_name=storage.aws_region,
-        aws_access_key_id=storage.aws_access_key_id.get_secret_value() if storage.aws_access_key_id else None,
-        aws_secret_access_key=(
-            storage.aws_secret_access_key.get_secret_value() if storage.aws_secret_access_key else None
-        ),
-    )
+    return make_s3_client(settings.storage)
 
 
 def read_summary(s3_client: Any, bucket: str, run_id: str) -> dict[str, Any]:
@@ -304,6 +295,6 @@ def make_launcher(settings: Settings, *, s3_client: Any = None, glue_client: Any
         return ComposeLauncher(settings, s3_client=s3_client)
     return GlueLauncher(
         settings,
-        glue_client=glue_client or boto3.client("glue", region_name=settings.storage.aws_region),
+        glue_client=glue_client or make_glue_client(settings.storage),
         s3_client=s3_client or s3_client_for(settings),
     )

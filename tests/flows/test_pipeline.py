@@ -3,43 +3,79 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
 
 from ecom_pipeline.runtime.local import LocalRuntime
+from ecom_pipeline.settings import load_settings
 from ecom_pipeline.source.data import DirectorySource
+from ecom_pipeline.warehouse.connection import connect
+from flows.faults import reset_faults
 from flows.pipeline import PipelineParameters, ecom_pipeline
 from oracle import expected_kpis, expected_orders
 
 RUN_DATE = date(2026, 6, 17)
+BUCKETS = {"ECOM_RAW_BUCKET": "flow-raw", "ECOM_CURATED_BUCKET": "flow-curated"}
 
 
-@pytest.fixture(scope="module")
-def flow_result(prefect_harness, dummyjson_dir, tmp_path_factory, monkeypatch_module):
-    monkeypatch_module.setenv("ECOM_RAW_BUCKET", "flow-raw")
-    monkeypatch_module.setenv("ECOM_CURATED_BUCKET", "flow-curated")
-    monkeypatch_module.setenv("ECOM_WORK_DIR", str(tmp_path_factory.mktemp("work")))
-    report_dir = tmp_path_factory.mktemp("report")
-    with LocalRuntime(["flow-raw", "flow-curated"], DirectorySource(dummyjson_dir)):
-        state = ecom_pipeline(
-            PipelineParameters(run_date=RUN_DATE, page_size=50, report_dir=str(report_dir)), return_state=True
+def orders_snapshot() -> list[dict[str, Any]]:
+    """Every order in the warehouse with its money columns, in a stable order."""
+    settings = load_settings()
+    table = f"{settings.snowflake.database}.{settings.snowflake.schema_name}.orders"
+    with connect(settings.snowflake) as warehouse:
+        rows = warehouse.query_dicts(
+            f"select order_id, order_date, quantity, unit_price, revenue, cost_price, profit from {table} "
+            "order by order_id"
         )
-        summary = state.result()
-    return state, summary
+    return [{key: str(value) for key, value in row.items()} for row in rows]
+
+
+def run_flow(
+    dummyjson_dir: Path, work: Path, monkeypatch: pytest.MonkeyPatch, runs: int = 1, **params: Any
+) -> list[tuple[Any, Any, list[dict[str, Any]]]]:
+    """Run the flow `runs` times on fresh emulators; return (state, summary or error, orders) per run."""
+    for name, value in {**BUCKETS, "ECOM_WORK_DIR": str(work)}.items():
+        monkeypatch.setenv(name, value)
+    results = []
+    with LocalRuntime(BUCKETS.values(), DirectorySource(dummyjson_dir)):
+        for _ in range(runs):
+            reset_faults()
+            state = ecom_pipeline(
+                PipelineParameters(run_date=RUN_DATE, page_size=50, report_dir=str(work / "report"), **params),
+                return_state=True,
+            )
+            outcome = state.result(raise_on_failure=False)
+            results.append((state, outcome, orders_snapshot() if state.is_completed() else []))
+    return results
+
+
+async def _task_runs_and_artifacts(flow_run_id: Any) -> tuple[str, dict[str, int], dict[str, Any]]:
+    async with get_client() as client:
+        flow_run = await client.read_flow_run(flow_run_id)
+        task_runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    attempts = {task_run.name: task_run.run_count for task_run in task_runs}
+    return flow_run.name, attempts, {artifact.key: artifact for artifact in artifacts}
 
 
 @pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
+def clean_runs(prefect_harness, dummyjson_dir, tmp_path_factory) -> list[tuple[Any, Any, list[dict[str, Any]]]]:
+    """A clean run, then the same date again with unchanged source data."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return run_flow(dummyjson_dir, tmp_path_factory.mktemp("clean"), monkeypatch, runs=2)
 
 
-def test_flow_lands_transforms_loads_and_reports_exact_kpis(flow_result, dummyjson_dir) -> None:
-    state, summary = flow_result
+def test_flow_lands_transforms_loads_and_reports_exact_kpis(clean_runs, dummyjson_dir) -> None:
+    state, summary, orders = clean_runs[0]
     assert state.is_completed()
     assert {name: landed["records"] for name, landed in summary["resources"].items()} == {
         "users": 208,
@@ -47,7 +83,7 @@ def test_flow_lands_transforms_loads_and_reports_exact_kpis(flow_result, dummyjs
         "carts": 208,
     }
     expected = expected_kpis(expected_orders(dummyjson_dir))
-    assert summary["transform"]["rows_written"] == 800
+    assert summary["transform"]["rows_written"] == 800 and summary["transform"]["reused"] is False
     assert summary["kpis"] == {
         "total_orders": expected["total_orders"],
         "total_revenue": f"{expected['total_revenue']:.2f}",
@@ -55,22 +91,62 @@ def test_flow_lands_transforms_loads_and_reports_exact_kpis(flow_result, dummyjs
         "profit_margin_pct": f"{expected['profit_margin_pct']:.2f}",
     }
     assert Decimal(summary["transform"]["revenue_written"]) == expected["total_revenue"]
+    assert len(orders) == 800
+    assert sum(Decimal(order["revenue"]) for order in orders) == expected["total_revenue"]
 
 
-def test_flow_run_is_named_after_the_date_and_carries_the_artifacts(flow_result) -> None:
-    state, summary = flow_result
-
-    async def read() -> tuple[str, dict[str, str]]:
-        async with get_client() as client:
-            flow_run = await client.read_flow_run(state.state_details.flow_run_id)
-            artifacts = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]))
-            )
-            return flow_run.name, {artifact.key: artifact for artifact in artifacts}
-
-    name, artifacts = asyncio.run(read())
+def test_flow_run_is_named_after_the_date_and_carries_the_artifacts(clean_runs) -> None:
+    state, summary, _ = clean_runs[0]
+    name, attempts, artifacts = asyncio.run(_task_runs_and_artifacts(state.state_details.flow_run_id))
     assert name == f"ecom-{RUN_DATE.isoformat()}"
-    assert {"ecom-kpis", "ecom-reconciliation", "ecom-quarantine"} <= set(artifacts)
-    kpi_rows = {row["kpi"]: row["value"] for row in artifacts["ecom-kpis"].data}
-    assert kpi_rows["Total Orders"] == str(summary["kpis"]["total_orders"])
-    assert kpi_rows["Total Revenue"] == summary["kpis"]["total_revenue"]
+    assert set(attempts.values()) == {1}  # nothing retried in a clean run
+    assert {"ecom-kpis", "ecom-reconciliation", "ecom-quarantine", "ecom-views"} <= set(artifacts)
+
+    def table(key: str) -> list[dict[str, str]]:
+        data = artifacts[key].data
+        return json.loads(data) if isinstance(data, str) else data
+
+    kpis = {row["kpi"]: row["value"] for row in table("ecom-kpis")}
+    assert kpis == {
+        "Total Orders": str(summary["kpis"]["total_orders"]),
+        "Total Revenue": summary["kpis"]["total_revenue"],
+        "Total Profit": summary["kpis"]["total_profit"],
+        "Profit Margin %": summary["kpis"]["profit_margin_pct"],
+    }
+    curated = next(row for row in table("ecom-reconciliation") if row["stage"].startswith("curated"))
+    assert curated == {"stage": "curated: orders written", "rows": "800", "revenue": summary["kpis"]["total_revenue"]}
+
+
+def test_rerun_with_unchanged_source_reuses_the_transform_and_changes_nothing(clean_runs) -> None:
+    (_, first, orders_first), (state, second, orders_second) = clean_runs
+    assert state.is_completed()
+    assert second["transform"]["reused"] is True
+    assert second["warehouse"]["rows_inserted"] == 0 and second["warehouse"]["rows_updated"] == 800
+    assert orders_second == orders_first
+    assert second["kpis"] == first["kpis"]
+
+
+def test_one_transient_failure_in_every_stage_is_retried_to_the_same_warehouse(
+    clean_runs, dummyjson_dir, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("ECOM_INJECT_FAULTS", "fetch-and-land=1,glue-run=1,snowflake-load=1,report=1")
+    [(state, summary, orders)] = run_flow(dummyjson_dir, tmp_path, monkeypatch)
+    assert state.is_completed(), state.message
+
+    _, attempts, _ = asyncio.run(_task_runs_and_artifacts(state.state_details.flow_run_id))
+    def attempts_of(stage: str) -> list[int]:
+        return sorted(count for name, count in attempts.items() if name.startswith(stage))
+
+    assert attempts_of("fetch-and-land") == [1, 1, 2]  # the first resource's first attempt failed
+    assert attempts_of("glue-run") == attempts_of("snowflake-load") == attempts_of("report") == [2]
+    assert orders == clean_runs[0][2]
+    assert summary["kpis"] == clean_runs[0][1]["kpis"]
+
+
+def test_a_permanent_failure_names_its_stage_and_is_not_retried(clean_runs, dummyjson_dir, tmp_path, monkeypatch):
+    # Without carts in the raw zone the Spark job stops on its configuration check (exit 2): retrying cannot help.
+    [(state, error, _)] = run_flow(dummyjson_dir, tmp_path, monkeypatch, resources=["users", "products"])
+    assert state.is_failed()
+    assert "stage glue-run failed" in str(error) and "carts" in str(error)
+    _, attempts, _ = asyncio.run(_task_runs_and_artifacts(state.state_details.flow_run_id))
+    assert [count for name, count in attempts.items() if name.startswith("glue-run")] == [1]
