@@ -34,6 +34,7 @@ from ecom_pipeline.extract.ratelimit import RateLimiter
 from ecom_pipeline.extract.sanitize import sanitize
 from ecom_pipeline.settings import ApiSettings
 
+PROGRESS_EVERY_SECONDS = 10.0
 logger = logging.getLogger("ecom_pipeline.extract")
 
 # Failures while sending or reading: a reset or refused connection, a timeout, a body cut short (urllib3's
@@ -225,6 +226,7 @@ class DummyJsonClient:
 
         window: deque[Future[Page]] = deque()
         planned = paginator.planned_requests()
+        next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
         pool = ThreadPoolExecutor(max_workers=self.api.concurrency, thread_name_prefix=f"extract-{resource}")
         try:
 
@@ -243,6 +245,12 @@ class DummyJsonClient:
                     raise SourceError(resource, page.number, resource, problem)
                 paginator.update_state({"total": page.total}, page.items)
                 received, pages = received + len(page.items), pages + 1
+                if time.monotonic() >= next_progress:  # long extractions show progress, not silence
+                    next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
+                    share = received / expected_total if expected_total else 1.0
+                    logger.info(
+                        "%s: %d/%d items (%.0f%%), %d pages", resource, received, expected_total, 100 * share, pages
+                    )
                 refill()  # keep the workers busy while the caller handles this page
                 yield page
         finally:
