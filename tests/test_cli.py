@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 from typer.testing import CliRunner
 
 from ecom_pipeline.cli import app
@@ -80,3 +82,34 @@ def test_bad_run_date_names_the_option() -> None:
     result = CliRunner().invoke(app, ["run", "--run-date", "17/06/2026"])
     assert result.exit_code != 0
     assert "--run-date" in result.output
+
+
+def test_emulators_up_prints_endpoints_and_down_stops_them(tmp_path: Path) -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "ECOM_", "SNOWFLAKE_"))}
+    up = subprocess.Popen(
+        [sys.executable, "-m", "ecom_pipeline", "emulators", "up", "--synthetic-carts", "20"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    state_file = tmp_path / ".ecom" / "emulators.json"
+    try:
+        deadline = time.monotonic() + 120
+        while not state_file.is_file() and up.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert state_file.is_file(), up.stdout.read() if up.poll() is not None else "no state file"
+        exported = json.loads(state_file.read_text())["env"]
+        carts = requests.get(f"{exported['ECOM_API_BASE_URL']}/carts?limit=1", timeout=5).json()
+        assert carts["total"] == 20
+        assert requests.get(exported["AWS_ENDPOINT_URL"], timeout=5).status_code == 200
+
+        down = subprocess.run(
+            [sys.executable, "-m", "ecom_pipeline", "emulators", "down"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert up.wait(timeout=30) is not None
+        output = up.stdout.read()
+        assert f"export AWS_ENDPOINT_URL={exported['AWS_ENDPOINT_URL']}" in output
+        assert not state_file.exists()
+    finally:
+        if up.poll() is None:
+            up.kill()
