@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +23,6 @@ from flows.pipeline import PipelineParameters, ecom_pipeline
 from oracle import expected_kpis, expected_orders
 
 RUN_DATE = date(2026, 6, 17)
-BUCKETS = {"ECOM_RAW_BUCKET": "flow-raw", "ECOM_CURATED_BUCKET": "flow-curated"}
 
 
 def orders_snapshot() -> list[dict[str, Any]]:
@@ -40,11 +40,14 @@ def orders_snapshot() -> list[dict[str, Any]]:
 def run_flow(
     dummyjson_dir: Path, work: Path, monkeypatch: pytest.MonkeyPatch, runs: int = 1, **params: Any
 ) -> list[tuple[Any, Any, list[dict[str, Any]]]]:
-    """Run the flow `runs` times on fresh emulators; return (state, summary or error, orders) per run."""
-    for name, value in {**BUCKETS, "ECOM_WORK_DIR": str(work)}.items():
+    """Run the flow `runs` times on fresh emulators and buckets; return (state, summary or error, orders) per run."""
+    # moto keeps objects per process: new bucket names give each call an empty lake.
+    lake = uuid.uuid4().hex[:12]
+    buckets = {"ECOM_RAW_BUCKET": f"raw-{lake}", "ECOM_CURATED_BUCKET": f"curated-{lake}"}
+    for name, value in {**buckets, "ECOM_WORK_DIR": str(work)}.items():
         monkeypatch.setenv(name, value)
     results = []
-    with LocalRuntime(BUCKETS.values(), DirectorySource(dummyjson_dir)):
+    with LocalRuntime(buckets.values(), DirectorySource(dummyjson_dir)):
         for _ in range(runs):
             reset_faults()
             state = ecom_pipeline(
@@ -132,6 +135,7 @@ def test_one_transient_failure_in_every_stage_is_retried_to_the_same_warehouse(
     monkeypatch.setenv("ECOM_INJECT_FAULTS", "fetch-and-land=1,glue-run=1,snowflake-load=1,report=1")
     [(state, summary, orders)] = run_flow(dummyjson_dir, tmp_path, monkeypatch)
     assert state.is_completed(), state.message
+    assert summary["transform"]["reused"] is False  # a fresh lake: the job really ran again
 
     _, attempts, _ = asyncio.run(_task_runs_and_artifacts(state.state_details.flow_run_id))
     def attempts_of(stage: str) -> list[int]:
