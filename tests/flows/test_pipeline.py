@@ -138,6 +138,7 @@ def test_one_transient_failure_in_every_stage_is_retried_to_the_same_warehouse(
     assert summary["transform"]["reused"] is False  # a fresh lake: the job really ran again
 
     _, attempts, _ = asyncio.run(_task_runs_and_artifacts(state.state_details.flow_run_id))
+
     def attempts_of(stage: str) -> list[int]:
         return sorted(count for name, count in attempts.items() if name.startswith(stage))
 
