@@ -24,6 +24,7 @@ from ecom_pipeline.blocks import load_settings_from_blocks
 from ecom_pipeline.exceptions import PipelineError, StageError, TransformError
 from ecom_pipeline.ingest import ingest_resource
 from ecom_pipeline.land import new_run_id
+from ecom_pipeline.locks import run_lock
 from ecom_pipeline.settings import Profile, Settings, load_settings
 from ecom_pipeline.transform.incremental import transform_unless_unchanged
 from ecom_pipeline.warehouse.connection import bootstrap_warehouse
@@ -188,11 +189,13 @@ def ecom_pipeline(params: PipelineParameters | None = None) -> dict[str, Any]:
         "profile": settings.profile.value,
         "resources": {},
     }
-    for resource in settings.resources:
-        landed = _stage(f"fetch-and-land {resource}", fetch_and_land, settings, resource, run_id)
-        summary["resources"][resource] = landed
-    summary["transform"] = _stage("glue-run", run_transform, settings, run_id)
-    summary["warehouse"] = _stage("snowflake-load", load_warehouse, settings, run_id, summary["transform"])
+    # One run per date at a time: a second one is refused with a clear error, never interleaved.
+    with run_lock(settings, settings.run_date):
+        for resource in settings.resources:
+            landed = _stage(f"fetch-and-land {resource}", fetch_and_land, settings, resource, run_id)
+            summary["resources"][resource] = landed
+        summary["transform"] = _stage("glue-run", run_transform, settings, run_id)
+        summary["warehouse"] = _stage("snowflake-load", load_warehouse, settings, run_id, summary["transform"])
     report_dir = Path(params.report_dir) if params.report_dir else settings.work_dir / "reports" / run_id
     reported = _stage("report", build_report, settings, summary, report_dir)
     summary["kpis"] = reported["kpis"]

@@ -11,7 +11,7 @@ import math
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from ecom_pipeline.exceptions import ConfigError
@@ -29,8 +29,15 @@ def _json_number_to_decimal(value: Any) -> Any:
     return Decimal(value)
 
 
-Money = Annotated[Decimal, BeforeValidator(_json_number_to_decimal)]
-PositiveId = Annotated[int, Field(strict=True, gt=0)]
+# The curated contract's types bound what may pass the door: ids are BIGINT, quantities INT, money
+# DECIMAL(12,2). A larger value would become null (or overflow) inside the Spark job instead of being
+# quarantined here with a reason.
+MAX_ID = 2**63 - 1
+MAX_QUANTITY = 2**31 - 1
+MONEY_LIMIT = Decimal("1E10")  # DECIMAL(12,2) holds up to 9,999,999,999.99
+
+Money = Annotated[Decimal, BeforeValidator(_json_number_to_decimal), Field(lt=MONEY_LIMIT, gt=-MONEY_LIMIT)]
+PositiveId = Annotated[int, Field(strict=True, gt=0, le=MAX_ID)]
 Count = Annotated[int, Field(strict=True, ge=0)]
 NonBlank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -77,10 +84,17 @@ class CartLine(_Record):
     id: PositiveId
     title: str | None = None
     price: Annotated[Money, Field(gt=0)]
-    quantity: Annotated[int, Field(strict=True, ge=1)]
+    quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
     total: Money | None = None
     discountPercentage: Annotated[Money, Field(ge=0, le=100)] | None = None
     discountedTotal: Money | None = None
+
+    @model_validator(mode="after")
+    def _revenue_fits(self) -> CartLine:
+        """price × quantity is the order's revenue: it must fit DECIMAL(12,2) too."""
+        if self.price * self.quantity >= MONEY_LIMIT:
+            raise ValueError(f"price × quantity must be below {MONEY_LIMIT:,.0f} (DECIMAL(12,2))")
+        return self
 
 
 class Cart(_Record):

@@ -93,7 +93,8 @@ class FakesnowEmulator:
         """Start the server process (idempotent) and wait until it accepts connections."""
         if self._process is not None and self._process.poll() is None and self.port is not None:
             return self.host, self.port
-        port = resolve_port(SERVICE, self._requested_port)
+        # A restart keeps the port it had, so the endpoint exported to the pipeline stays valid.
+        port = resolve_port(SERVICE, self._requested_port or self.port)
         command = [sys.executable, "-m", "ecom_pipeline.runtime.fakesnow_server", "--host", self.host]
         command += ["--port", str(port)]
         if self._db_path is not None:

@@ -22,6 +22,9 @@ def resolve_port(service: str, port: int | None, host: str = LOOPBACK) -> int:
     if not port:
         return free_port(host)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Like the servers we start (uvicorn, werkzeug, http.server): connections of a stopped server still in
+        # TIME_WAIT do not make the port busy, so an emulator can restart on its old port; a listener does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as error:

@@ -11,7 +11,7 @@ from moto.server import ThreadedMotoServer
 from ecom_pipeline.runtime.ports import LOOPBACK, resolve_port, wait_for_port
 
 EMULATOR_ACCESS_KEY = "testing"  # moto accepts any key; these are not secrets
-EMULATOR_SECRET_KEY = "testing"  # noqa: S105
+EMULATOR_SECRET_KEY = "testing"  # noqa: S105  # nosec B105
 EMULATOR_REGION = "us-east-1"
 
 

@@ -1,0 +1,232 @@
+"""One pipeline run per date at a time: a lock object in the raw bucket, taken with a conditional write.
+
+Two runs of the same date race on the raw zone's manifest swap and on the curated partitions. Prefect
+deployments already allow one run at a time (`concurrency_limit: 1`), but direct flow calls, the CLI and
+runs from different deployments do not share that limit; the lock lives in S3 next to the data it
+protects, so every profile and every caller sees the same one.
+
+`PutObject` with `If-None-Match: *` succeeds for exactly one writer (S3 and the emulators implement it).
+While the block runs, a heartbeat thread renews `expires_at` every third of the TTL (`If-Match` on our ETag);
+release deletes the object only if its ETag is still ours. A holder that dies stops renewing, so its lock
+expires within one TTL and a later run breaks it. Re-entering a lock this context already holds (the same
+date and bucket, e.g. a test around a flow that also locks) is a no-op.
+
+    with run_lock(settings, settings.run_date):
+        ...  # fetch, land, transform, load
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ecom_pipeline.aws import make_s3_client
+from ecom_pipeline.exceptions import PipelineError
+from ecom_pipeline.settings import Settings
+
+logger = logging.getLogger("ecom_pipeline.locks")
+
+LOCK_FOLDER = "_locks"
+DEFAULT_TTL_SECONDS = 600.0  # renewed while held, so only a dead holder's lock ever reaches it
+POLL_SECONDS = 1.0
+
+_held: ContextVar[frozenset[str]] = ContextVar("ecom_pipeline_run_locks", default=frozenset())
+
+
+class RunLockedError(PipelineError):
+    """Another run holds the date's lock; the message names the holder, since when, and the lock object."""
+
+
+def lock_key(settings: Settings, run_date: date) -> str:
+    """Key of the lock object of one date, e.g. `dummyjson/_locks/run_date=2026-06-17.lock`."""
+    prefix = settings.storage.raw_prefix.strip("/")
+    return "/".join(part for part in (prefix, LOCK_FOLDER, f"run_date={run_date:%Y-%m-%d}.lock") if part)
+
+
+def _is_precondition_failure(error: ClientError) -> bool:
+    answer = error.response
+    code = str(answer.get("Error", {}).get("Code", ""))
+    status = answer.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    # 409 ConditionalRequestConflict: another conditional write to the key was in flight.
+    return code in {"PreconditionFailed", "ConditionalRequestConflict"} or status in {409, 412}
+
+
+def _read_lock(s3_client: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """The current lock's body plus its ETag, or None when there is no lock."""
+    try:
+        answer = s3_client.get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+            return None
+        raise
+    try:
+        body = json.loads(answer["Body"].read())
+    except ValueError:
+        body = {}  # unreadable: treated as expired below, so a garbage object cannot block a date forever
+    return {**body, "etag": answer.get("ETag")}
+
+
+def _expired(lock: dict[str, Any], now: datetime) -> bool:
+    try:
+        return datetime.fromisoformat(lock["expires_at"]) <= now
+    except (KeyError, TypeError, ValueError):
+        return True
+
+
+def _try_acquire(s3_client: Any, bucket: str, key: str, body: bytes) -> str | None:
+    """Create the lock object if absent; return its ETag, or None when someone else holds it."""
+    try:
+        answer = s3_client.put_object(
+            Bucket=bucket, Key=key, Body=body, IfNoneMatch="*", ContentType="application/json"
+        )
+    except ClientError as error:
+        if _is_precondition_failure(error):
+            return None
+        raise
+    return str(answer.get("ETag"))
+
+
+def _break_stale(s3_client: Any, bucket: str, key: str, lock: dict[str, Any]) -> None:
+    """Delete an expired lock, only if it is still the very object we judged expired."""
+    logger.warning("breaking expired run lock s3://%s/%s of %s", bucket, key, lock.get("holder", "unknown"))
+    try:
+        s3_client.delete_object(Bucket=bucket, Key=key, IfMatch=lock["etag"])
+    except ClientError as error:
+        if not _is_precondition_failure(error):  # someone else broke or renewed it first: just try again
+            raise
+
+
+@contextmanager
+def run_lock(
+    settings: Settings,
+    run_date: date,
+    *,
+    wait_seconds: float = 0.0,
+    ttl_seconds: float = DEFAULT_TTL_SECONDS,
+    s3_client: Any = None,
+) -> Iterator[str]:
+    """Hold the lock of `run_date` for the block; yield its key.
+
+    Args:
+        wait_seconds: how long to wait for a busy lock; 0 refuses at once.
+        ttl_seconds: a lock not renewed for this long counts as abandoned and another run may break it.
+
+    Raises:
+        RunLockedError: the lock is still held by another run after `wait_seconds`.
+        PipelineError: S3 refused to read or write the lock object.
+    """
+    bucket, key = settings.storage.raw_bucket, lock_key(settings, run_date)
+    held = _held.get()
+    if f"{bucket}/{key}" in held:
+        yield key
+        return
+    s3_client = s3_client or make_s3_client(settings.storage)
+    holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    deadline = time.monotonic() + wait_seconds
+    try:
+        etag = _acquire(s3_client, bucket, key, holder, run_date, ttl_seconds, deadline)
+    except (BotoCoreError, ClientError) as error:
+        raise PipelineError(f"cannot take the run lock s3://{bucket}/{key}: {error}") from error
+    token = _held.set(held | {f"{bucket}/{key}"})
+    logger.info("run lock s3://%s/%s taken by %s", bucket, key, holder)
+    heartbeat = _Heartbeat(s3_client, bucket, key, etag, _lock_body(run_date, holder, ttl_seconds), ttl_seconds)
+    heartbeat.start()
+    try:
+        yield key
+    finally:
+        _held.reset(token)
+        _release(s3_client, bucket, key, heartbeat.stop())
+
+
+def _lock_body(run_date: date, holder: str, ttl_seconds: float, acquired_at: str | None = None) -> dict[str, str]:
+    now = datetime.now(UTC)
+    return {
+        "run_date": run_date.isoformat(),
+        "holder": holder,
+        "acquired_at": acquired_at or now.isoformat(),
+        "expires_at": (now + timedelta(seconds=ttl_seconds)).isoformat(),
+    }
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the lock's `expires_at` while the run holds it; `stop()` returns the lock's current ETag."""
+
+    def __init__(
+        self, s3_client: Any, bucket: str, key: str, etag: str, body: dict[str, str], ttl_seconds: float
+    ) -> None:
+        super().__init__(name=f"run-lock-heartbeat-{body['run_date']}", daemon=True)
+        self._s3, self._bucket, self._key, self.etag = s3_client, bucket, key, etag
+        self._body, self._ttl = body, ttl_seconds
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.wait(self._ttl / 3):
+            body = _lock_body(date.fromisoformat(self._body["run_date"]), self._body["holder"], self._ttl)
+            body["acquired_at"] = self._body["acquired_at"]
+            try:
+                answer = self._s3.put_object(
+                    Bucket=self._bucket, Key=self._key, Body=json.dumps(body).encode(), IfMatch=self.etag
+                )
+            except ClientError as error:
+                if _is_precondition_failure(error):
+                    logger.error("run lock s3://%s/%s was taken over while held", self._bucket, self._key)
+                    return
+                logger.warning("could not renew run lock s3://%s/%s: %s", self._bucket, self._key, error)
+            except BotoCoreError as error:
+                logger.warning("could not renew run lock s3://%s/%s: %s", self._bucket, self._key, error)
+            else:
+                self.etag = str(answer.get("ETag"))
+
+    def stop(self) -> str:
+        self._stopping.set()
+        self.join(timeout=30)
+        return self.etag
+
+
+def _acquire(
+    s3_client: Any, bucket: str, key: str, holder: str, run_date: date, ttl_seconds: float, deadline: float
+) -> str:
+    while True:
+        now = datetime.now(UTC)
+        body = json.dumps(_lock_body(run_date, holder, ttl_seconds)).encode()
+        etag = _try_acquire(s3_client, bucket, key, body)
+        if etag is not None:
+            return etag
+        current = _read_lock(s3_client, bucket, key)
+        if current is not None and _expired(current, now):
+            _break_stale(s3_client, bucket, key, current)
+            continue
+        if time.monotonic() >= deadline:
+            who = f"{current.get('holder', 'unknown')} since {current.get('acquired_at', '?')}" if current else "?"
+            raise RunLockedError(
+                f"another pipeline run for {run_date} is in progress ({who}); it holds s3://{bucket}/{key} "
+                f"until it finishes. Wait and retry, or delete that object if its run is known to be dead."
+            )
+        time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0.05)))
+
+
+def _release(s3_client: Any, bucket: str, key: str, etag: str) -> None:
+    """Delete the lock if it is still ours; a failure is logged (the lock then expires on its own)."""
+    try:
+        s3_client.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
+    except ClientError as error:
+        if _is_precondition_failure(error):
+            logger.warning("run lock s3://%s/%s was broken by another run while held", bucket, key)
+            return
+        logger.warning("could not release run lock s3://%s/%s: %s", bucket, key, error)
+    except BotoCoreError as error:
+        logger.warning("could not release run lock s3://%s/%s: %s", bucket, key, error)
+    else:
+        logger.info("run lock s3://%s/%s released", bucket, key)

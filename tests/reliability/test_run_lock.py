@@ -1,0 +1,185 @@
+"""The per-date run lock against the S3 emulator: one holder, clear refusals, waiting, expiry, re-entry."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ecom_pipeline.locks import RunLockedError, lock_key, run_lock
+from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_pipeline.settings import Settings, load_settings
+
+DAY = date(2026, 6, 17)
+
+
+@pytest.fixture
+def settings(s3_emulator: S3Emulator, s3_buckets: dict[str, str]) -> Settings:
+    return load_settings().updated(
+        storage={"raw_bucket": s3_buckets["raw"], "aws_endpoint_url": s3_emulator.endpoint_url}
+    )
+
+
+def lock_exists(s3_emulator: S3Emulator, settings: Settings, day: date = DAY) -> bool:
+    listed = s3_emulator.client().list_objects_v2(Bucket=settings.storage.raw_bucket, Prefix=lock_key(settings, day))
+    return listed.get("KeyCount", 0) > 0
+
+
+def test_the_lock_lives_in_the_raw_bucket_while_held_and_is_gone_after(settings, s3_emulator) -> None:
+    with run_lock(settings, DAY) as key:
+        assert key == "dummyjson/_locks/run_date=2026-06-17.lock"
+        assert lock_exists(s3_emulator, settings)
+    assert not lock_exists(s3_emulator, settings)
+
+
+def test_a_second_run_of_the_same_date_is_refused_with_a_clear_message(settings) -> None:
+    with run_lock(settings, DAY):
+        other_thread: dict[str, Any] = {}
+
+        def second() -> None:
+            try:
+                with run_lock(settings, DAY):
+                    other_thread["ran"] = True
+            except RunLockedError as error:
+                other_thread["error"] = error
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join()
+    assert "ran" not in other_thread
+    message = str(other_thread["error"])
+    assert "another pipeline run for 2026-06-17 is in progress" in message
+    assert "_locks/run_date=2026-06-17.lock" in message
+
+
+def test_other_dates_are_not_blocked(settings) -> None:
+    with run_lock(settings, DAY), run_lock(settings, DAY + timedelta(days=1)) as key:
+        assert key.endswith("run_date=2026-06-18.lock")
+
+
+def test_of_many_simultaneous_takers_exactly_one_wins(settings) -> None:
+    start, results = threading.Barrier(8), []
+    release = threading.Event()
+
+    def taker() -> None:
+        start.wait()
+        try:
+            with run_lock(settings, DAY):
+                results.append("won")
+                release.wait(timeout=10)
+        except RunLockedError:
+            results.append("refused")
+
+    threads = [threading.Thread(target=taker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["refused"] * 7 + ["won"]
+
+
+def test_a_waiting_run_goes_ahead_once_the_holder_finishes(settings) -> None:
+    times: dict[str, float] = {}
+
+    def holder() -> None:
+        with run_lock(settings, DAY):
+            times["holder_has_it"] = time.monotonic()
+            time.sleep(1.5)
+            times["holder_done"] = time.monotonic()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    while "holder_has_it" not in times:
+        time.sleep(0.01)
+    with run_lock(settings, DAY, wait_seconds=30):
+        times["waiter_has_it"] = time.monotonic()
+    thread.join()
+    assert times["waiter_has_it"] >= times["holder_done"]
+
+
+def test_waiting_gives_up_after_its_timeout(settings) -> None:
+    with run_lock(settings, DAY):
+        result: dict[str, Any] = {}
+
+        def waiter() -> None:
+            started = time.monotonic()
+            try:
+                with run_lock(settings, DAY, wait_seconds=1.0):
+                    result["ran"] = True
+            except RunLockedError:
+                result["waited"] = time.monotonic() - started
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        thread.join()
+    assert "ran" not in result and 1.0 <= result["waited"] < 5.0
+
+
+def test_an_expired_lock_of_a_dead_run_is_broken(settings, s3_emulator) -> None:
+    stale = {"run_date": DAY.isoformat(), "holder": "dead-host:1:abcd", "acquired_at": "2026-06-17T00:00:00+00:00"}
+    stale["expires_at"] = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    s3_emulator.client().put_object(
+        Bucket=settings.storage.raw_bucket, Key=lock_key(settings, DAY), Body=json.dumps(stale).encode()
+    )
+    with run_lock(settings, DAY):
+        body = s3_emulator.client().get_object(Bucket=settings.storage.raw_bucket, Key=lock_key(settings, DAY))
+        assert json.loads(body["Body"].read())["holder"] != "dead-host:1:abcd"
+
+
+def test_a_live_lock_of_another_run_is_not_broken(settings, s3_emulator) -> None:
+    live = {"run_date": DAY.isoformat(), "holder": "busy-host:1:abcd", "acquired_at": "2026-06-17T00:00:00+00:00"}
+    live["expires_at"] = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    s3_emulator.client().put_object(
+        Bucket=settings.storage.raw_bucket, Key=lock_key(settings, DAY), Body=json.dumps(live).encode()
+    )
+    with pytest.raises(RunLockedError, match="busy-host:1:abcd"), run_lock(settings, DAY):
+        pass
+    assert lock_exists(s3_emulator, settings)  # refusing never deletes someone else's lock
+
+
+def test_reentering_in_the_same_context_is_a_no_op(settings, s3_emulator) -> None:
+    with run_lock(settings, DAY), run_lock(settings, DAY):  # e.g. a caller's lock around a flow that also locks
+        assert lock_exists(s3_emulator, settings)
+    assert not lock_exists(s3_emulator, settings)
+
+
+def test_the_lock_is_released_when_the_run_fails(settings, s3_emulator) -> None:
+    with pytest.raises(ValueError, match="stage failed"), run_lock(settings, DAY):
+        raise ValueError("stage failed")
+    assert not lock_exists(s3_emulator, settings)
+
+
+def try_in_another_thread(settings: Settings) -> str:
+    """Take the lock from a fresh thread (a fresh context, like another run); return what happened."""
+    outcome: list[str] = []
+
+    def take() -> None:
+        try:
+            with run_lock(settings, DAY):
+                outcome.append("taken")
+        except RunLockedError:
+            outcome.append("refused")
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    thread.join()
+    return outcome[0]
+
+
+def test_a_held_lock_is_renewed_past_its_ttl(settings, s3_emulator) -> None:
+    def expires_at() -> datetime:
+        body = s3_emulator.client().get_object(Bucket=settings.storage.raw_bucket, Key=lock_key(settings, DAY))
+        return datetime.fromisoformat(json.loads(body["Body"].read())["expires_at"])
+
+    with run_lock(settings, DAY, ttl_seconds=0.9):
+        first = expires_at()
+        time.sleep(2.0)  # more than twice the TTL: only the heartbeat keeps it alive
+        assert expires_at() > first
+        assert try_in_another_thread(settings) == "refused"
+    assert try_in_another_thread(settings) == "taken"

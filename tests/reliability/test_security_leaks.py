@@ -1,0 +1,94 @@
+"""No sensitive source field and no secret reaches S3, the Spark output, the warehouse, the logs or the summary.
+
+The haystack is everything the API-fault flow run left behind: every object of both buckets (raw parts
+decompressed, Parquet decoded), every row of every warehouse table, every log line of this process and of the
+flow run in the Prefect API, the emulator's own log, the summary (as JSON and as the console prints it) and the
+run's artifacts.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from reliability_support import AWS_SECRET, SNOWFLAKE_SECRET, FaultyRun
+from rich.console import Console
+
+from ecom_pipeline.summary import print_summary, summary_as_json
+
+# Fields the allow-list drops (ecom_pipeline/extract/sanitize.py); their values must appear nowhere.
+SENSITIVE_PATHS = (
+    ("password",), ("ssn",), ("ein",), ("ip",), ("macAddress",), ("userAgent",),
+    ("bank", "cardNumber"), ("bank", "iban"), ("crypto", "wallet"),
+)  # fmt: skip
+
+
+def sensitive_values(dummyjson_dir: Path) -> dict[str, str]:
+    """value -> `users[id].field` for every sensitive value in the source data."""
+    users = json.loads((dummyjson_dir / "users.json").read_text(encoding="utf-8"))["users"]
+    values = {}
+    for user in users:
+        for path in SENSITIVE_PATHS:
+            value: Any = user
+            for part in path:
+                value = value.get(part) if isinstance(value, dict) else None
+            if isinstance(value, str) and len(value) >= 6:
+                values[value] = f"users[{user['id']}].{'.'.join(path)}"
+    return values
+
+
+def object_text(key: str, body: bytes) -> str:
+    """What an object holds, readable: gzip decompressed, Parquet decoded row by row, else the text."""
+    if key.endswith(".gz"):
+        return gzip.decompress(body).decode("utf-8")
+    if key.endswith(".parquet"):
+        return json.dumps(pq.read_table(io.BytesIO(body)).to_pylist(), default=str, ensure_ascii=False)
+    return body.decode("utf-8", errors="replace")
+
+
+@pytest.fixture(scope="module")
+def haystacks(faulty_api_run: FaultyRun) -> dict[str, str]:
+    """Place -> its text, for every place the run wrote to."""
+    places = {f"s3://{key}": object_text(key, body) for key, body in faulty_api_run.objects.items()}
+    for table, rows in faulty_api_run.warehouse_rows.items():
+        places[f"warehouse {table}"] = json.dumps(rows, default=str, ensure_ascii=False)
+    places["process logs"] = "\n".join(faulty_api_run.log_lines)
+    places["Prefect API logs"] = "\n".join(faulty_api_run.api_log_lines)
+    places["summary JSON"] = json.dumps(summary_as_json(faulty_api_run.summary), ensure_ascii=False)
+    console = Console(file=io.StringIO(), width=120)
+    print_summary(console, faulty_api_run.summary)
+    places["summary console"] = console.file.getvalue()  # type: ignore[attr-defined]
+    places["artifacts"] = "\n".join(str(artifact.data) for artifact in faulty_api_run.artifacts)
+    return places
+
+
+def test_the_search_reaches_every_place_and_decodes_it(haystacks: dict[str, str], dummyjson_dir: Path) -> None:
+    first_user = json.loads((dummyjson_dir / "users.json").read_text())["users"][0]
+    allowed = first_user["email"]  # kept on purpose: if the search cannot find this, it cannot find a leak
+    assert any(place.endswith(".jsonl.gz") and allowed in text for place, text in haystacks.items())
+    assert any(place.endswith(".parquet") and allowed in text for place, text in haystacks.items())
+    assert allowed in haystacks["warehouse ORDERS"]
+    assert len(haystacks["process logs"]) > 1000 and len(haystacks["Prefect API logs"]) > 100
+
+
+def test_no_sensitive_source_value_is_stored_or_logged(haystacks: dict[str, str], dummyjson_dir: Path) -> None:
+    values = sensitive_values(dummyjson_dir)
+    assert len(values) > 1000  # every user contributes several
+    leaks = [
+        f"{origin} in {place}" for place, text in haystacks.items() for value, origin in values.items() if value in text
+    ]
+    assert leaks == []
+
+
+def test_secrets_are_used_but_never_shown(haystacks: dict[str, str], faulty_api_run: FaultyRun) -> None:
+    assert faulty_api_run.secrets_in_use  # the run really read both from the environment
+    assert faulty_api_run.state.is_completed()  # ...and connected with them
+    for secret in (SNOWFLAKE_SECRET, AWS_SECRET):
+        assert [place for place, text in haystacks.items() if secret in text] == []
+        assert secret not in faulty_api_run.settings_text
+    assert "**********" in faulty_api_run.settings_text  # masked, not missing
