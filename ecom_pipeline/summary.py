@@ -72,7 +72,8 @@ def stages_lines(summary: dict[str, Any]) -> list[str]:
     if warehouse:
         lines.append(
             f"[bold]warehouse[/]  {warehouse['rows_staged']:,} rows from {warehouse['files']} file(s): "
-            f"{warehouse['rows_inserted']:,} inserted, {warehouse['rows_updated']:,} updated; "
+            f"{warehouse['rows_inserted']:,} inserted, {warehouse['rows_updated']:,} updated, "
+            f"{warehouse.get('rows_deleted', 0):,} deleted; "
             f"reconciled at {warehouse['revenue_staged']} revenue"
         )
     return lines

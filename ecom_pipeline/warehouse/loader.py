@@ -72,11 +72,19 @@ def _merge_sql() -> str:
 
 MERGE_ORDERS = _merge_sql()
 
+# The curated zone replaces a date's partition as a whole; the warehouse follows: orders of the loaded dates
+# that the new files no longer hold are removed, so a re-load is a clean replace, not a union.
+DELETE_VANISHED = """
+delete from {{ database }}.{{ schema }}.orders
+where order_date in ({placeholders})
+    and order_id not in (select order_id from {{ database }}.{{ schema }}.orders_staging)
+"""
+
 INSERT_AUDIT = """
 insert into {{ database }}.{{ schema }}.load_audit
     (run_id, partition_dates, files, rows_staged, revenue_staged, rows_inserted, rows_updated,
-     started_at, finished_at)
-values (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     rows_deleted, started_at, finished_at)
+values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 STAGED_TOTALS = """
@@ -102,6 +110,7 @@ class LoadResult:
     revenue_staged: Decimal
     rows_inserted: int
     rows_updated: int
+    rows_deleted: int
     started_at: datetime
     finished_at: datetime
 
@@ -140,12 +149,13 @@ def load_orders(
         warehouse.execute(render(TRUNCATE_STAGING, names))
         files = sum(_copy_partition(warehouse, names, partition_date) for partition_date in dates)
         [(rows_inserted, rows_updated)] = warehouse.execute(render(MERGE_ORDERS, names))
+        rows_deleted = _delete_vanished(warehouse, names, dates)
         staged_rows, staged_revenue = _totals(warehouse, render(STAGED_TOTALS, names), ())
         finished_at = datetime.now(UTC)
         # Money is bound as text: NUMBER(18,2) takes it exactly, where a float binding would not.
         audit = (run_id, ",".join(dates), files, staged_rows, str(staged_revenue))
         # Typed binding: a bare datetime binds as TIMESTAMP_NTZ and would take the session's time zone.
-        audit += (int(rows_inserted), int(rows_updated), ("TIMESTAMP_TZ", started_at))
+        audit += (int(rows_inserted), int(rows_updated), rows_deleted, ("TIMESTAMP_TZ", started_at))
         audit += (("TIMESTAMP_TZ", finished_at),)
         warehouse.execute(render(INSERT_AUDIT, names), audit)
         result = LoadResult(
@@ -156,12 +166,26 @@ def load_orders(
             revenue_staged=staged_revenue,
             rows_inserted=int(rows_inserted),
             rows_updated=int(rows_updated),
+            rows_deleted=rows_deleted,
             started_at=started_at,
             finished_at=finished_at,
         )
         # Inside the transaction: a load that does not reconcile is rolled back, never left half-right.
         reconcile(warehouse, names, result, expected)
     return result
+
+
+def _placeholders(sql: str, values: Sequence[Any]) -> str:
+    return sql.replace("{placeholders}", ", ".join("?" for _ in values))
+
+
+def _delete_vanished(warehouse: Warehouse, names: Mapping[str, str], dates: Sequence[str]) -> int:
+    """Remove orders of the loaded dates that the curated files no longer hold; return how many."""
+    if not dates:
+        return 0
+    sql = _placeholders(render(DELETE_VANISHED, names), dates)
+    rows = warehouse.execute(sql, [date.fromisoformat(value) for value in dates])
+    return int(rows[0][0]) if rows and rows[0] and rows[0][0] is not None else 0
 
 
 def _copy_partition(warehouse: Warehouse, names: Mapping[str, str], partition_date: str) -> int:
@@ -188,7 +212,7 @@ def reconcile(
 ) -> None:
     """Check rows and revenue: curated files (staging) = `orders` in the partitions (= job summary)."""
     if result.partitions:
-        sql = render(LOADED_TOTALS, names).replace("{placeholders}", ", ".join("?" for _ in result.partitions))
+        sql = _placeholders(render(LOADED_TOTALS, names), result.partitions)
         loaded = _totals(warehouse, sql, [date.fromisoformat(value) for value in result.partitions])
     else:
         loaded = (0, Decimal("0.00"))

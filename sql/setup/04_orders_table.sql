@@ -65,6 +65,7 @@ create table if not exists {{ database }}.{{ schema }}.load_audit (
     revenue_staged number(18, 2),
     rows_inserted number(18, 0) not null,
     rows_updated number(18, 0) not null,
+    rows_deleted number(18, 0) not null,
     started_at timestamp_tz not null,
     finished_at timestamp_tz not null
 );

@@ -109,7 +109,7 @@ def test_reconciliation_reports_a_missing_row(
     assert f"({-rows[0]['revenue']:+.2f})" in str(caught.value)
 
 
-def test_reconciliation_reports_orders_rows_the_files_do_not_have(
+def test_reload_of_a_smaller_partition_removes_the_orders_it_no_longer_holds(
     bootstrapped: Settings, s3_emulator: S3Emulator, curated: list[dict[str, Any]]
 ) -> None:
     partition_date, rows = next(iter(by_partition(curated).items()))
@@ -118,11 +118,17 @@ def test_reconciliation_reports_orders_rows_the_files_do_not_have(
     client.put_object(Bucket=storage.curated_bucket, Key=part_key(storage.curated_prefix, partition_date),
                       Body=parquet_bytes(rows))  # fmt: skip
     load_orders(bootstrapped, [partition_date], "run-full", job_summary(rows))
-    # The job rewrites the partition without one order: `orders` still holds it, MERGE never deletes.
+    # The job rewrites the partition without one order: the warehouse follows, a clean replace.
     client.put_object(Bucket=storage.curated_bucket, Key=part_key(storage.curated_prefix, partition_date),
                       Body=parquet_bytes(rows[1:]))  # fmt: skip
-    with pytest.raises(ReconciliationError, match=r"orders vs curated files: rows .* \(\+1\)"):
-        load_orders(bootstrapped, [partition_date], "run-smaller", job_summary(rows[1:]))
+    result = load_orders(bootstrapped, [partition_date], "run-smaller", job_summary(rows[1:]))
+
+    assert (result.rows_inserted, result.rows_updated, result.rows_deleted) == (0, len(rows) - 1, 1)
+    table = f"{bootstrapped.snowflake.database}.{bootstrapped.snowflake.schema_name}.orders"
+    with connect(bootstrapped.snowflake) as warehouse:
+        [(count,)] = warehouse.execute(f"select count(*) from {table} where order_date = ?", [partition_date])
+        [(gone,)] = warehouse.execute(f"select count(*) from {table} where order_id = ?", [rows[0]["order_id"]])
+    assert (count, gone) == (len(rows) - 1, 0)
 
 
 def test_load_rejects_bad_partitions_and_missing_files(bootstrapped: Settings) -> None:
