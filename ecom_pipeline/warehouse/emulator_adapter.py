@@ -61,6 +61,14 @@ EMULATOR_GAPS: tuple[EmulatorGap, ...] = (
         "a transaction that already wrote elsewhere: rewritten as count + UPDATE ... FROM + INSERT ... "
         "WHERE NOT EXISTS, returning Snowflake's (rows inserted, rows updated).",
     ),
+    EmulatorGap(
+        "SUM(number)",
+        "rewrite",
+        re.compile(r"\bsum\s*\(", re.IGNORECASE),
+        "fakesnow sums through DOUBLE (`SUM(TRY_CAST(x AS DOUBLE))`), which drifts by cents over a million "
+        "rows: each argument is cast to NUMBER(38, 2) first (fakesnow leaves a cast argument alone), so DuckDB "
+        "sums exact decimals as Snowflake does. Our summed columns are money and counts.",
+    ),
 )
 
 
@@ -85,7 +93,7 @@ def adapt(sql: str) -> Adapted:
         if gap.pattern.search(sql):
             if gap.action == "skip":
                 return Adapted((), gap)
-            return _rewrite_merge(sql, gap)
+            return _rewrite_merge(sql, gap) if gap.statement == "MERGE" else _rewrite_sums(sql, gap)
     return Adapted((sql,))
 
 
@@ -122,6 +130,20 @@ def _rewrite_merge(sql: str, gap: EmulatorGap) -> Adapted:
     insert_sql = f"insert into {dialect(target_name)} ({columns}) select {values} from {source_sql}"
     insert_sql += f" where not {matched}"
     return Adapted((count_inserted, count_updated, update_sql, insert_sql), gap, merge_counts=(0, 1))
+
+
+def _rewrite_sums(sql: str, gap: EmulatorGap) -> Adapted:
+    """Cast every SUM argument to NUMBER(38, 2) so the emulator adds exact decimals, not doubles."""
+    import sqlglot
+    from sqlglot import exp
+
+    def exact(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Sum) and not isinstance(node.this, exp.Cast | exp.TryCast):
+            node.set("this", exp.cast(node.this.copy(), exp.DataType.build("NUMBER(38, 2)", dialect="snowflake")))
+        return node
+
+    rewritten = sqlglot.parse_one(sql, read="snowflake").transform(exact)
+    return Adapted((rewritten.sql(dialect="snowflake"),), gap)
 
 
 def gaps_markdown() -> str:

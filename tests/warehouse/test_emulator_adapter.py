@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from ecom_pipeline.settings import Settings
+from ecom_pipeline.warehouse.connection import connect
 from ecom_pipeline.warehouse.emulator_adapter import EMULATOR_GAPS, adapt, gaps_markdown
 
 
@@ -41,3 +45,21 @@ def test_gaps_markdown_lists_every_gap_with_its_reason() -> None:
     assert markdown.count("\n") == len(EMULATOR_GAPS) + 1
     for gap in EMULATOR_GAPS:
         assert f"| `{gap.statement}` | {gap.action} | {gap.reason} |" in markdown
+
+
+def test_money_sums_on_the_emulator_are_exact_decimals(warehouse_settings: Settings) -> None:
+    """fakesnow alone sums NUMBER through DOUBLE; through the adapter the total is exact to the cent."""
+    amounts = [Decimal("12345678901234.56")] + [Decimal("0.01")] * 40 + [Decimal("0.07")] * 9
+    exact = sum(amounts, Decimal(0))
+    schema = f"{warehouse_settings.snowflake.database}.MONEY"
+    with connect(warehouse_settings.snowflake) as warehouse:
+        warehouse.execute(f"create database if not exists {warehouse_settings.snowflake.database}")
+        warehouse.execute(f"create schema if not exists {schema}")
+        warehouse.execute(f"create table {schema}.amounts (amount number(18, 2))")
+        for amount in amounts:
+            warehouse.execute(f"insert into {schema}.amounts (amount) values (?)", [str(amount)])
+        [(adapted,)] = warehouse.execute(f"select cast(round(sum(amount), 2) as number(18, 2)) from {schema}.amounts")
+        [(as_double,)] = warehouse.execute(f"select sum(try_cast(amount as double)) from {schema}.amounts")
+    assert Decimal(str(adapted)) == exact
+    # The emulator's own way loses cents here, so the test above would catch the adapter missing.
+    assert Decimal(str(as_double)).quantize(Decimal("0.01")) != exact
