@@ -7,6 +7,7 @@ Each group reads its own environment prefix so the names match what the tools al
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -87,6 +88,20 @@ class SparkSettings(BaseSettings):
     shuffle_partitions: int = Field(default=2, ge=1)
     driver_memory: str = "2g"
     timeout_seconds: float = Field(default=1800, gt=0)
+    java_options: str = Field(
+        default="-XX:+UseParallelGC",
+        description="Driver JVM options; ParallelGC measured faster than G1 for short jobs on few cores.",
+    )
+    class_data_sharing: bool = Field(
+        default=True,
+        description="Archive the JVM's loaded classes after the first run and map them at start.",
+    )
+    class_data_dir: Path = Field(
+        default_factory=lambda: (
+            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ecom-pipeline" / "spark-cds"
+        ),
+        description="Where the class-data archive lives: one per machine, shared by every run and work dir.",
+    )
 
 
 class GlueSettings(BaseSettings):

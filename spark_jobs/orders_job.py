@@ -269,8 +269,19 @@ def filter_latest_by(key: str) -> Callable[[DataFrame], DataFrame]:
     return transform
 
 
+# Per cart: the occurrence of each line's product among the lines up to it (1, 2, ... in line order). Higher-order
+# functions run interpreted, so they are only evaluated for the rare carts that list a product twice; numbering
+# inside the cart's array needs no shuffle (a window over all lines would sort them).
+OCCURRENCES = "transform(products, (line, i) -> size(filter(slice(products, 1, i), e -> e.id <=> line.id)) + 1)"
+
+
 def with_cart_lines(carts: DataFrame) -> DataFrame:
-    """One row per cart line (posexplode keeps the line's position inside its cart)."""
+    """One row per cart line (line_position, occurrence), plus one line-less row per cart without lines.
+
+    The line-less rows (line_position null) keep every cart record visible to with_duplicate_flag, so an
+    empty latest copy still supersedes older copies; filter_lines drops them afterwards.
+    """
+    repeats_a_product = F.size(F.array_distinct(F.col("products.id"))) < F.size("products")
     exploded = carts.select(
         F.col("id").alias("cart_id"),
         F.col("userId").alias("customer_id"),
@@ -278,18 +289,54 @@ def with_cart_lines(carts: DataFrame) -> DataFrame:
         F.col("status").alias("cart_status"),
         "source_file",
         "source_position",
-        "is_duplicate",
-        F.posexplode("products").alias("line_position", "line"),
+        F.when(repeats_a_product, F.expr(OCCURRENCES)).alias("occurrences"),
+        F.posexplode_outer("products").alias("line_position", "line"),
     )
     return exploded.select(
-        "*",
+        "cart_id", "customer_id", "cart_date", "cart_status", "source_file", "source_position", "line_position",
+        F.coalesce(F.element_at("occurrences", F.col("line_position") + 1), F.lit(1)).alias("occurrence"),
         F.col("line.id").alias("product_id"),
         blank_as_null(F.col("line.title")).alias("line_title"),
         F.col("line.quantity").alias("quantity"),
         F.col("line.price").alias("unit_price"),
         F.col("line.discountPercentage").alias("discount_percentage"),
         F.col("line.discountedTotal").alias("discounted_revenue"),
-    ).drop("line")
+    )  # fmt: skip
+
+
+def filter_lines(lines: DataFrame) -> DataFrame:
+    """Drop the line-less rows of carts without lines (they only served the duplicate check)."""
+    return lines.where(F.col("line_position").isNotNull())
+
+
+def with_duplicate_flag(lines: DataFrame) -> DataFrame:
+    """is_duplicate: true for the lines of every copy of a cart id but the one landed last.
+
+    Duplicates are whole cart records delivered twice; two lines of one product in a cart are two purchases
+    (see with_order_id). Carts without an id are never duplicates: their lines go to quarantine.
+    Cheap in the normal case: a hash aggregate over fixed-width record hashes finds the ids with more than
+    one record (two records with equal 64-bit hashes are vanishingly unlikely), and only their lines are
+    compared exactly; both small results are broadcast, so the big frame is never shuffled or sorted.
+    """
+    record = F.struct("source_file", "source_position")
+    record_hash = F.xxhash64("source_file", "source_position")
+    repeated_ids = (
+        lines.where(F.col("cart_id").isNotNull())
+        .groupBy("cart_id")
+        .agg(F.min(record_hash).alias("_lowest"), F.max(record_hash).alias("_highest"))
+        .where(F.col("_lowest") != F.col("_highest"))
+        .select("cart_id")
+    )
+    latest_copies = (
+        lines.join(F.broadcast(repeated_ids), on="cart_id", how="inner")
+        .groupBy("cart_id")
+        .agg(F.max(record).alias("_latest_copy"))
+    )
+    return (
+        lines.join(F.broadcast(latest_copies), on="cart_id", how="left")
+        .withColumn("is_duplicate", F.coalesce(record != F.col("_latest_copy"), F.lit(False)))
+        .drop("_latest_copy")
+    )
 
 
 def with_product_details(products: DataFrame) -> Callable[[DataFrame], DataFrame]:
@@ -382,21 +429,9 @@ def with_descriptive_defaults(lines: DataFrame) -> DataFrame:
     return lines
 
 
-def with_duplicate_flag(carts: DataFrame) -> DataFrame:
-    """is_duplicate: true for every copy of a cart id but the one landed last (highest part file, then line).
-
-    Duplicates are whole cart records delivered twice; two lines of one product in a cart are two purchases
-    (see with_order_id). Carts without an id are never duplicates: their lines go to quarantine.
-    """
-    latest_first = Window.partitionBy("id").orderBy(F.col("source_file").desc(), F.col("source_position").desc())
-    return carts.withColumn("is_duplicate", F.col("id").isNotNull() & (F.row_number().over(latest_first) > 1))
-
-
 def with_order_id(lines: DataFrame) -> DataFrame:
     """order_id, numbering repeated products inside one cart record in line order."""
-    same_product_in_cart = Window.partitionBy("source_file", "source_position", "product_id").orderBy("line_position")
-    occurrence = F.row_number().over(same_product_in_cart)
-    return lines.withColumn("order_id", order_id(F.col("cart_id"), F.col("product_id"), occurrence))
+    return lines.withColumn("order_id", order_id(F.col("cart_id"), F.col("product_id"), F.col("occurrence")))
 
 
 def with_quarantine_reason(lines: DataFrame) -> DataFrame:
@@ -436,9 +471,16 @@ def classify_orders(
     carts: DataFrame, products: DataFrame, users: DataFrame, args: JobArgs, ingested_at: datetime
 ) -> DataFrame:
     """The whole enrich + clean chain: one row per cart line with is_duplicate and reason."""
+    return classify_lines(carts.transform(with_cart_lines), products, users, args, ingested_at)
+
+
+def classify_lines(
+    lines: DataFrame, products: DataFrame, users: DataFrame, args: JobArgs, ingested_at: datetime
+) -> DataFrame:
+    """classify_orders after with_cart_lines (main() caches the lines in between)."""
     return (
-        carts.transform(with_duplicate_flag)
-        .transform(with_cart_lines)
+        lines.transform(with_duplicate_flag)
+        .transform(filter_lines)
         .transform(with_order_id)
         .transform(with_product_details(products))
         .transform(with_customer_details(users))
@@ -575,15 +617,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         spark.conf.set("spark.sql.shuffle.partitions", str(args.shuffle_partitions))
     LOG.info("run %s: ingest_date=%s raw=%s", args.run_id, args.ingest_date, args.raw_path)
 
-    carts = read_resource(spark, args.raw_path, "carts", args.ingest_date, CART_SCHEMA).persist()
-    products = read_resource(spark, args.raw_path, "products", args.ingest_date, PRODUCT_SCHEMA)
-    users = read_resource(spark, args.raw_path, "users", args.ingest_date, USER_SCHEMA)
-    # Counted on the raw carts, independently of the joins, so the final balance check means something.
-    lines_per_cart = F.when(F.col("products").isNull(), 0).otherwise(F.size("products"))
-    rows_read = carts.select(F.coalesce(F.sum(lines_per_cart), F.lit(0))).first()[0]
+    carts = read_resource(spark, args.raw_path, "carts", args.ingest_date, CART_SCHEMA)
+    products = read_resource(spark, args.raw_path, "products", args.ingest_date, PRODUCT_SCHEMA).cache()
+    users = read_resource(spark, args.raw_path, "users", args.ingest_date, USER_SCHEMA).cache()
+    # The JSON is parsed once: the narrow exploded lines are cached, and everything after reads the cache.
+    lines = carts.transform(with_cart_lines).persist(StorageLevel.MEMORY_AND_DISK)
+    # Counted before the joins, so the final balance check catches a join fan-out or a lost row.
+    rows_read = lines.transform(filter_lines).count()
     LOG.info("read %d cart lines", rows_read)
 
-    classified = classify_orders(carts, products, users, args, ingested_at).persist(StorageLevel.MEMORY_AND_DISK)
+    classified = classify_lines(lines, products, users, args, ingested_at).persist(StorageLevel.MEMORY_AND_DISK)
     classified.transform(filter_curated).write.mode("overwrite").partitionBy("order_date").option(
         "compression", "snappy"
     ).parquet(args.curated_path)
@@ -595,8 +638,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     summary = summarize(classified, args, int(rows_read))
     write_text(spark, args.summary_path, json.dumps(summary, indent=2))
     LOG.info("summary %s", json.dumps(summary))
-    classified.unpersist()
-    carts.unpersist()
+    for cached in (classified, lines, products, users):
+        cached.unpersist()
     if job is not None:
         job.commit()
     return summary
