@@ -1,0 +1,120 @@
+"""Targets (measured / target, PASS or FAIL), the results table, and the machine they were measured on."""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+STAGE_ORDER = ("fetch", "ingest", "transform", "transform-duckdb", "flow", "flow-rerun")
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures were measured."""
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), model)
+    except OSError:
+        pass
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_gb, 1),
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }
+
+
+def load_average() -> list[float]:
+    """1, 5 and 15 minute load averages (other work on the machine skews timings)."""
+    return [round(value, 2) for value in os.getloadavg()]
+
+
+def size_label(cart_lines: int) -> str:
+    """1000000 -> '1M', 100000 -> '100k'."""
+    for unit, scale in (("M", 1_000_000), ("k", 1_000)):
+        if cart_lines >= scale and cart_lines % scale == 0:
+            return f"{cart_lines // scale}{unit}"
+    return str(cart_lines)
+
+
+def _target(name: str, measured: float | None, op: str, target: float, unit: str) -> dict[str, Any]:
+    passed = measured is not None and (measured <= target if op == "<=" else measured >= target)
+    if op == "<":
+        passed = measured is not None and measured < target
+    return {"name": name, "measured": measured, "op": op, "target": target, "unit": unit, "pass": passed}
+
+
+def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target of the scale issue, at the largest size run (the targets are defined at 1M)."""
+    largest = max(results["sizes"].values(), key=lambda size: size["cart_lines"])
+    label, stages = size_label(largest["cart_lines"]), largest["stages"]
+    targets = []
+    spark, duck = stages["transform"]["wall_seconds"], stages["transform-duckdb"]["wall_seconds"]
+    targets.append(_target(f"Spark job process / DuckDB process at {label}", round(spark / duck, 2), "<=", 5.0, "x"))
+    targets.append(
+        _target(
+            f"Spark and DuckDB results equal at {label}",
+            1.0 if stages["transform"]["results_match_duckdb"] else 0.0,
+            ">=",
+            1.0,
+            "(1 = equal)",
+        )
+    )
+    fetch = results["fetch_concurrency"]
+    targets.append(_target("fetch speed-up, concurrency 8 vs 1, 50 ms API", fetch["speedup"], ">=", 6.0, "x"))
+    peak = max(fetch["fetch-c8"]["peak_requests_per_second"], fetch["fetch-c1"]["peak_requests_per_second"])
+    targets.append(_target("peak request rate at the API", peak, "<=", fetch["rate_limit_per_second"], "req/s"))
+    memory = results["ingest_memory"]
+    ingest_rss = stages["ingest"]["peak_rss_mb"]
+    targets.append(_target(f"ingestion peak RSS at {label}", ingest_rss, "<=", 400.0, "MB"))
+    ratio = round(memory["peak_rss_mb"] / ingest_rss, 3)
+    targets.append(_target(f"ingestion RSS at {size_label(memory['cart_lines'])} / at {label}", ratio, "<=", 1.25, "x"))
+    if "flow" in stages:
+        targets.append(_target(f"whole flow at {label} (process)", stages["flow"]["process_seconds"], "<", 180.0, "s"))
+        rerun = round(stages["flow-rerun"]["seconds"] / stages["flow"]["seconds"], 3)
+        targets.append(_target(f"unchanged re-run / first run at {label}", rerun, "<=", 0.20, "x"))
+    return targets
+
+
+def format_report(results: dict[str, Any]) -> str:
+    """The results table per size, then every target as measured / target with PASS or FAIL."""
+    lines = [f"machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, "
+             f"{results['machine']['memory_gb']} GB; load average before {results['load_average_before']}, "
+             f"after {results['load_average_after']}"]  # fmt: skip
+    header = f"{'size':>6}  {'stage':<17}{'rows':>10}{'seconds':>10}{'rows/s':>11}{'peak RSS MB':>13}"
+    lines += ["", header, "-" * len(header)]
+    for label, size in results["sizes"].items():
+        for name in STAGE_ORDER:
+            row = size["stages"].get(name)
+            if row is None:
+                continue
+            rate = f"{row['rows_per_second']:,}" if row["rows_per_second"] else "-"
+            if row.get("failed"):
+                lines.append(f"{label:>6}  {name:<17}FAILED: {row['failed'][:80]}")
+                continue
+            lines.append(
+                f"{label:>6}  {name:<17}{row['rows']:>10,}{row['seconds']:>10.2f}{rate:>11}{row['peak_rss_mb']:>13.0f}"
+            )
+    fetch = results["fetch_concurrency"]
+    for name in ("fetch-c8", "fetch-c1"):
+        row = fetch[name]
+        lines.append(
+            f"{'':>6}  {name:<17}{row['rows']:>10,}{row['seconds']:>10.2f}{row['rows_per_second']:>11,}"
+            f"{row['peak_rss_mb']:>13.0f}"
+        )
+    memory = results["ingest_memory"]
+    lines.append(
+        f"{size_label(memory['cart_lines']):>6}  {'ingest':<17}{memory['rows']:>10,}{memory['seconds']:>10.2f}"
+        f"{memory['rows_per_second']:>11,}{memory['peak_rss_mb']:>13.0f}"
+    )
+    lines += ["", "targets (measured / target):"]
+    for target in results["targets"]:
+        verdict = "PASS" if target["pass"] else "FAIL"
+        lines.append(
+            f"  {verdict}  {target['name']}: {target['measured']} {target['unit']} / "
+            f"{target['op']} {target['target']} {target['unit']}"
+        )
+    return "\n".join(lines)
