@@ -118,10 +118,7 @@ def run(
     _configure_logging(verbose)
     if profile is not None:
         os.environ["ECOM_PROFILE"] = profile.value
-    try:
-        parsed_date = date.fromisoformat(run_date) if run_date else None
-    except ValueError as error:
-        raise typer.BadParameter(f"--run-date must be YYYY-MM-DD, got {run_date!r}") from error
+    parsed_date = _parse_date(run_date)
     settings = load_settings()
     report_dir = summary_json.resolve().parent if summary_json else None
     params = PipelineParameters(
@@ -284,15 +281,30 @@ def blocks(
 @app.command()
 def report(
     top: Annotated[int, typer.Option("--top", min=1, help="Rows per view.")] = 10,
+    run_date: Annotated[
+        str | None,
+        typer.Option("--run-date", metavar="YYYY-MM-DD", help="Also show that day's orders, revenue and profit."),
+    ] = None,
 ) -> None:
-    """Print the KPIs and the analytics views from the warehouse."""
-    from ecom_pipeline.warehouse.report import print_report, read_report
+    """Print the KPIs and the analytics views from the warehouse (and one day's figures with --run-date)."""
+    from ecom_pipeline.warehouse.report import day_table, print_report, read_day, read_report
 
+    day = _parse_date(run_date)
     settings: Settings = load_settings()
     try:
         print_report(console, read_report(settings, top_n=top))
+        if day is not None:
+            figures = read_day(settings, day)
+            console.print(day_table(figures) if figures else f"no orders on {day.isoformat()}")
     except PipelineError as error:
         raise _fail(str(error)) from error
+
+
+def _parse_date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError as error:
+        raise typer.BadParameter(f"--run-date must be YYYY-MM-DD, got {value!r}") from error
 
 
 def main(argv: list[str] | None = None) -> Any:

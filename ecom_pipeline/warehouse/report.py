@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -85,6 +86,28 @@ def read_report(settings: Settings, top_n: int = 10) -> Report:
             rows = [_normalise(row) for row in warehouse.query_dicts(sql, [limit])]
             views[view] = sorted(rows, key=lambda r: r["order_date"]) if view == "vw_daily_revenue" else rows
     return Report(kpis=_normalise(kpi_rows[0]), views=views)
+
+
+def read_day(settings: Settings, order_date: date) -> dict[str, Any] | None:
+    """One day's line of `vw_daily_revenue` (orders, revenue, profit, 7-day average), or None without orders."""
+    names = names_from_settings(settings.snowflake, settings.storage)
+    prefix = render("{{ database }}.{{ schema }}", names)
+    columns = ", ".join(VIEW_QUERIES["vw_daily_revenue"][0])
+    with connect(settings.snowflake) as warehouse:
+        rows = warehouse.query_dicts(
+            f"select {columns} from {prefix}.vw_daily_revenue where order_date = ?", [order_date]
+        )
+    return _normalise(rows[0]) if rows else None
+
+
+def day_table(day: dict[str, Any]) -> Table:
+    """A one-row table for `read_day`'s result."""
+    table = Table(title=f"Orders on {day['order_date']}", title_justify="left")
+    columns = VIEW_QUERIES["vw_daily_revenue"][0]
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify=_justify(day, column))
+    table.add_row(*(_cell(column, day.get(column)) for column in columns))
+    return table
 
 
 def _cell(key: str, value: Any) -> str:

@@ -186,3 +186,30 @@ def test_empty_report_renders(tmp_path: Path) -> None:
         "total_orders": 0, "total_revenue": "0.00", "total_profit": "0.00", "profit_margin_pct": "0.00"
     }  # fmt: skip
     assert all(path.stat().st_size > 0 for path in write_charts(report, tmp_path))
+
+
+def test_report_command_prints_one_days_figures(
+    loaded: Settings, curated: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from ecom_pipeline.cli import app
+
+    day, totals = sorted(_grouped(curated, "order_date_copy").items())[3]
+    snowflake = loaded.snowflake
+    for name, value in {
+        "SNOWFLAKE_HOST": snowflake.host,
+        "SNOWFLAKE_PORT": str(snowflake.port),
+        "SNOWFLAKE_PROTOCOL": snowflake.protocol,
+        "SNOWFLAKE_EMULATOR": "true",
+        "SNOWFLAKE_DATABASE": snowflake.database,
+        "SNOWFLAKE_SCHEMA": snowflake.schema_name,
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, ["report", "--top", "3", "--run-date", str(day)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert f"Orders on {day}" in result.output
+    assert f"{totals['revenue']:,.2f}" in result.output and "Total Revenue" in result.output
+
+    empty = CliRunner().invoke(app, ["report", "--run-date", "1999-01-01"], terminal_width=200)
+    assert "no orders on 1999-01-01" in empty.output
