@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,22 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             os.environ.pop("PREFECT_HOME", None)
         else:
             os.environ["PREFECT_HOME"] = previous
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local[1] SparkSession for every in-process Spark test (UI off, one shuffle partition: tiny data)."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("ecom-pipeline-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.host", "127.0.0.1")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -8,10 +8,8 @@ revenue = cost_price × quantity + profit; totals over many lines equal the exac
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import SparkSession
@@ -28,23 +26,6 @@ prices = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("99999.99"), p
 quantities = st.integers(min_value=1, max_value=10_000)
 cost_ratios = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("0.9999"), places=4)
 lines = st.lists(st.tuples(prices, quantities), min_size=1, max_size=80)
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[SparkSession]:
-    """A small local session (the same settings as tests/spark_jobs), stopped after this module."""
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("money-properties")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @given(price=prices, quantity=quantities)

@@ -1,4 +1,4 @@
-"""Spark test fixtures: one small local SparkSession, and a writer of the raw zone exactly as
+"""Spark test fixtures: a writer of the raw zone exactly as
 docs/architecture.md describes it (gzipped NDJSON parts in `run_id=` plus `_manifest.json`, written last)."""
 
 from __future__ import annotations
@@ -7,13 +7,12 @@ import gzip
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pyspark.sql import SparkSession
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "spark_jobs"))  # the job is a standalone script, imported as `orders_job`
@@ -21,23 +20,6 @@ sys.path.insert(0, str(REPO_ROOT / "spark_jobs"))  # the job is a standalone scr
 # (relative key, bytes) -> stores it under the raw root; a local folder or an S3 bucket.
 PutObject = Callable[[str, bytes], None]
 LandRaw = Callable[..., dict[str, Any]]
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
-    """One local[1] session for all transform tests (UI off, one shuffle partition: tiny data)."""
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("orders-job-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def land_raw(
