@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import Measured, python_stage, run_measured
-from bench.services import Service, s3_client, s3_env
+from bench.services import Service, s3_client
+from ecom_pipeline.runtime.s3 import emulator_env
 
 RUN_DATE = "2026-06-17"
 RESOURCES = ["users", "products", "carts"]
@@ -123,7 +124,7 @@ def bench_size(cart_lines: int, work: Path, repeat: int, with_flow: bool) -> dic
     stages: dict[str, Any] = {}
     with Service(["api", "--cart-lines", str(cart_lines)]) as api:
         with Service(["s3"]) as s3:
-            env = {**os.environ, **s3_env(s3.url)}
+            env = {**os.environ, **emulator_env(s3.url)}
             params = _api_params(api.url, LOCAL_API, RESOURCES)
             fetched = best_of(repeat, "fetch", lambda: python_stage("fetch", params, env))
             stages["fetch"] = stage_row(fetched, fetched.result["rows"], fetched.result["seconds"])
@@ -201,5 +202,5 @@ def bench_ingest_memory(cart_lines: int) -> dict[str, Any]:
     """Fetch and land only, at `cart_lines` (the scaling check's larger size)."""
     with Service(["api", "--cart-lines", str(cart_lines)]) as api, Service(["s3"]) as s3:
         params = _api_params(api.url, LOCAL_API, RESOURCES)
-        ingested = _checked("ingest", python_stage("ingest", params, {**os.environ, **s3_env(s3.url)}))
+        ingested = _checked("ingest", python_stage("ingest", params, {**os.environ, **emulator_env(s3.url)}))
     return {"cart_lines": cart_lines, **stage_row(ingested, ingested.result["rows"], ingested.result["seconds"])}

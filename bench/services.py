@@ -59,17 +59,6 @@ class Service:
         self.stop()
 
 
-def s3_env(url: str) -> dict[str, str]:
-    """Environment that points boto3, s3fs and the pipeline's settings at the emulator."""
-    return {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_KEY,
-        "AWS_REGION": EMULATOR_REGION,
-        "AWS_DEFAULT_REGION": EMULATOR_REGION,
-    }
-
-
 def s3_client(url: str) -> Any:
     """A boto3 client for the emulator."""
     return boto3.client(

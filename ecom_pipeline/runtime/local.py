@@ -19,7 +19,7 @@ from types import FrameType, TracebackType
 from ecom_pipeline.exceptions import RuntimeStartError
 from ecom_pipeline.runtime.fakesnow_server import FakesnowEmulator
 from ecom_pipeline.runtime.ports import LOOPBACK
-from ecom_pipeline.runtime.s3 import EMULATOR_ACCESS_KEY, EMULATOR_REGION, EMULATOR_SECRET_KEY, S3Emulator
+from ecom_pipeline.runtime.s3 import S3Emulator, emulator_env
 from ecom_pipeline.source.data import DataSource
 from ecom_pipeline.source.server import ApiServer
 
@@ -50,11 +50,7 @@ class LocalEndpoints:
 
     def as_env(self) -> dict[str, str]:
         env = {
-            "AWS_ENDPOINT_URL": self.s3_endpoint_url,
-            "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_KEY,
-            "AWS_REGION": EMULATOR_REGION,
-            "AWS_DEFAULT_REGION": EMULATOR_REGION,
+            **emulator_env(self.s3_endpoint_url),
             "SNOWFLAKE_HOST": LOOPBACK,
             "SNOWFLAKE_PORT": str(self.snowflake_port),
             "SNOWFLAKE_PROTOCOL": "http",
@@ -105,7 +101,7 @@ class LocalRuntime:
             if self.api is not None:
                 api_url = self.api.start().url
                 logger.info("DummyJSON-compatible API on %s", api_url)
-            self.snowflake = FakesnowEmulator(port=self._snowflake_port, env=self._s3_env(s3_url))
+            self.snowflake = FakesnowEmulator(port=self._snowflake_port, env=emulator_env(s3_url))
             _host, snowflake_port = self.snowflake.start()
             logger.info("Snowflake emulator (fakesnow) on %s:%s", LOOPBACK, snowflake_port)
         except BaseException:
@@ -142,16 +138,6 @@ class LocalRuntime:
         self.stop()
         if _in_main_thread() and self._saved_sigterm is not None:
             signal.signal(signal.SIGTERM, self._saved_sigterm)  # type: ignore[arg-type]
-
-    @staticmethod
-    def _s3_env(s3_url: str) -> dict[str, str]:
-        return {
-            "AWS_ENDPOINT_URL": s3_url,
-            "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_KEY,
-            "AWS_REGION": EMULATOR_REGION,
-            "AWS_DEFAULT_REGION": EMULATOR_REGION,
-        }
 
     def _export(self, env: Mapping[str, str]) -> None:
         for name, value in env.items():

@@ -15,6 +15,17 @@ EMULATOR_SECRET_KEY = "testing"  # noqa: S105  # nosec B105
 EMULATOR_REGION = "us-east-1"
 
 
+def emulator_env(endpoint_url: str) -> dict[str, str]:
+    """Environment that points boto3, s3fs, Spark's s3a and the pipeline's settings at an S3 emulator."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_KEY,
+        "AWS_REGION": EMULATOR_REGION,
+        "AWS_DEFAULT_REGION": EMULATOR_REGION,
+    }
+
+
 class S3Emulator:
     """moto server on 127.0.0.1; `start()` returns the endpoint URL."""
 

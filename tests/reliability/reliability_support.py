@@ -23,6 +23,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFi
 
 from ecom_pipeline.runtime.fakesnow_server import FakesnowEmulator
 from ecom_pipeline.runtime.local import LocalRuntime
+from ecom_pipeline.runtime.s3 import emulator_env
 from ecom_pipeline.settings import load_settings
 from ecom_pipeline.source.data import DirectorySource
 from ecom_pipeline.source.faults import FAULT_KINDS, FaultPlan
@@ -120,7 +121,7 @@ class Lake:
         assert self.runtime is not None and self.runtime.snowflake is not None
         port = self.runtime.snowflake.port
         self.runtime.snowflake.stop()
-        emulator = FakesnowEmulator(port=port, env=LocalRuntime._s3_env(self.runtime.s3.endpoint_url), db_path=db_path)
+        emulator = FakesnowEmulator(port=port, env=emulator_env(self.runtime.s3.endpoint_url), db_path=db_path)
         emulator.start()
         self.runtime.snowflake = emulator  # the runtime stops it on exit
         return emulator
