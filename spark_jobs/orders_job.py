@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pyspark import SparkContext, StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Observation, Row, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
@@ -243,22 +243,35 @@ def unit_cost(unit_price: Column, cost_ratio: Decimal) -> Column:
 # ---------------------------------------------------------------- transforms
 
 
-def with_source_order(df: DataFrame) -> DataFrame:
-    """Add source_file and source_position (read order) right after the scan; used for 'latest wins'.
+def with_source_order(part_files: Sequence[str]) -> Callable[[DataFrame], DataFrame]:
+    """Add source_part and source_position right after the scan: the landing order, used for 'latest wins'.
 
-    Each gzipped part is read whole by one task in line order, so (file name, monotonically increasing id)
-    orders rows as they were landed; part names sort in landing order (part-00000, part-00001, ...).
+    source_part is the index of the record's part in the manifest's `parts` list (the landing order, also when
+    a part was reused from an earlier run's folder); each gzipped part is read whole by one task in line
+    order, so the monotonically increasing id orders the rows inside a part.
     """
-    return df.withColumn("source_file", F.input_file_name()).withColumn(
-        "source_position", F.monotonically_increasing_id()
-    )
+    entries = [item for index, file in enumerate(part_files) for item in (F.lit(_tail(file)), F.lit(index))]
+    part_index = F.create_map(*entries) if entries else F.create_map().cast("map<string,int>")
+
+    def transform(df: DataFrame) -> DataFrame:
+        source_part = part_index[F.substring_index(F.input_file_name(), "/", -2)]
+        return df.withColumn("source_part", source_part.cast(IntegerType())).withColumn(
+            "source_position", F.monotonically_increasing_id()
+        )
+
+    return transform
+
+
+def _tail(path: str) -> str:
+    """The last two path segments, `run_id=<run>/part-00000.jsonl.gz`: what input_file_name() ends with."""
+    return "/".join(path.rstrip("/").split("/")[-2:])
 
 
 def filter_latest_by(key: str) -> Callable[[DataFrame], DataFrame]:
-    """Keep one row per non-null `key`: the one landed last (highest source_file, then source_position)."""
+    """Keep one row per non-null `key`: the one landed last (highest source_part, then source_position)."""
 
     def transform(df: DataFrame) -> DataFrame:
-        latest_first = Window.partitionBy(key).orderBy(F.col("source_file").desc(), F.col("source_position").desc())
+        latest_first = Window.partitionBy(key).orderBy(F.col("source_part").desc(), F.col("source_position").desc())
         return (
             df.where(F.col(key).isNotNull())
             .withColumn("_rank", F.row_number().over(latest_first))
@@ -287,13 +300,13 @@ def with_cart_lines(carts: DataFrame) -> DataFrame:
         F.col("userId").alias("customer_id"),
         F.col("date").alias("cart_date"),
         F.col("status").alias("cart_status"),
-        "source_file",
+        "source_part",
         "source_position",
         F.when(repeats_a_product, F.expr(OCCURRENCES)).alias("occurrences"),
         F.posexplode_outer("products").alias("line_position", "line"),
     )
     return exploded.select(
-        "cart_id", "customer_id", "cart_date", "cart_status", "source_file", "source_position", "line_position",
+        "cart_id", "customer_id", "cart_date", "cart_status", "source_part", "source_position", "line_position",
         F.coalesce(F.element_at("occurrences", F.col("line_position") + 1), F.lit(1)).alias("occurrence"),
         F.col("line.id").alias("product_id"),
         blank_as_null(F.col("line.title")).alias("line_title"),
@@ -318,8 +331,8 @@ def with_duplicate_flag(lines: DataFrame) -> DataFrame:
     one record (two records with equal 64-bit hashes are vanishingly unlikely), and only their lines are
     compared exactly; both small results are broadcast, so the big frame is never shuffled or sorted.
     """
-    record = F.struct("source_file", "source_position")
-    record_hash = F.xxhash64("source_file", "source_position")
+    record = F.struct("source_part", "source_position")
+    record_hash = F.xxhash64("source_part", "source_position")
     repeated_ids = (
         lines.where(F.col("cart_id").isNotNull())
         .groupBy("cart_id")
@@ -396,8 +409,12 @@ def with_order_amounts(cost_ratio: Decimal) -> Callable[[DataFrame], DataFrame]:
     return transform
 
 
-def with_order_attributes(ingest_date: date, default_status: str) -> Callable[[DataFrame], DataFrame]:
-    """order_date (cart date, else the ingest date), order_status (cart status, else the default)."""
+def with_order_date(ingest_date: date) -> Callable[[DataFrame], DataFrame]:
+    """order_date (the cart's date, else the ingest date) and order_date_invalid (a date that does not parse).
+
+    Computed on the narrow lines, before they are cached and sorted by it: the partitioned write then finds its
+    rows already in order_date order and skips its own sort of the wide rows.
+    """
 
     def transform(lines: DataFrame) -> DataFrame:
         cart_date = blank_as_null(F.col("cart_date"))
@@ -405,9 +422,20 @@ def with_order_attributes(ingest_date: date, default_status: str) -> Callable[[D
             lines.withColumn("_parsed_date", F.to_date(cart_date))
             .withColumn("order_date_invalid", cart_date.isNotNull() & F.col("_parsed_date").isNull())
             .withColumn("order_date", F.coalesce("_parsed_date", F.to_date(F.lit(ingest_date.isoformat()))))
-            .withColumn("order_date_copy", F.col("order_date"))
+            .drop("_parsed_date", "cart_date")
+        )
+
+    return transform
+
+
+def with_order_attributes(default_status: str) -> Callable[[DataFrame], DataFrame]:
+    """order_date_copy (order_date inside the files) and order_status (the cart's status, else the default)."""
+
+    def transform(lines: DataFrame) -> DataFrame:
+        return (
+            lines.withColumn("order_date_copy", F.col("order_date"))
             .withColumn("order_status", F.coalesce(blank_as_null(F.col("cart_status")), F.lit(default_status)))
-            .drop("_parsed_date", "cart_date", "cart_status")
+            .drop("cart_status")
         )
 
     return transform
@@ -434,8 +462,14 @@ def with_order_id(lines: DataFrame) -> DataFrame:
     return lines.withColumn("order_id", order_id(F.col("cart_id"), F.col("product_id"), F.col("occurrence")))
 
 
+QUARANTINE_REASONS = (
+    "null_key", "unknown_product", "unknown_customer", "invalid_quantity", "invalid_unit_price",
+    "missing_product_title", "invalid_order_date",
+)  # fmt: skip
+
+
 def with_quarantine_reason(lines: DataFrame) -> DataFrame:
-    """reason: the first rule a row breaks (null when it is clean)."""
+    """reason: the first rule a row breaks, in QUARANTINE_REASONS order (null when it is clean)."""
     rules = [
         (
             "null_key",
@@ -448,6 +482,7 @@ def with_quarantine_reason(lines: DataFrame) -> DataFrame:
         ("missing_product_title", F.col("product_title").isNull()),
         ("invalid_order_date", F.col("order_date_invalid")),
     ]
+    assert tuple(name for name, _ in rules) == QUARANTINE_REASONS
     reason = F.lit(None).cast(StringType())
     for name, broken in reversed(rules):
         reason = F.when(broken, F.lit(name)).otherwise(reason)
@@ -471,13 +506,18 @@ def classify_orders(
     carts: DataFrame, products: DataFrame, users: DataFrame, args: JobArgs, ingested_at: datetime
 ) -> DataFrame:
     """The whole enrich + clean chain: one row per cart line with is_duplicate and reason."""
-    return classify_lines(carts.transform(with_cart_lines), products, users, args, ingested_at)
+    return classify_lines(prepare_lines(carts, args), products, users, args, ingested_at)
+
+
+def prepare_lines(carts: DataFrame, args: JobArgs) -> DataFrame:
+    """The narrow cart lines with their order date: what main() sorts by order_date and caches."""
+    return carts.transform(with_cart_lines).transform(with_order_date(args.ingest_date))
 
 
 def classify_lines(
     lines: DataFrame, products: DataFrame, users: DataFrame, args: JobArgs, ingested_at: datetime
 ) -> DataFrame:
-    """classify_orders after with_cart_lines (main() caches the lines in between)."""
+    """classify_orders after prepare_lines (main() sorts and caches the lines in between)."""
     return (
         lines.transform(with_duplicate_flag)
         .transform(filter_lines)
@@ -485,7 +525,7 @@ def classify_lines(
         .transform(with_product_details(products))
         .transform(with_customer_details(users))
         .transform(with_order_amounts(args.cost_ratio))
-        .transform(with_order_attributes(args.ingest_date, args.default_order_status))
+        .transform(with_order_attributes(args.default_order_status))
         .transform(with_run_metadata(ingested_at, args.run_id))
         .transform(with_descriptive_defaults)
         .transform(with_quarantine_reason)
@@ -528,8 +568,8 @@ def read_resource(
     """
     paths = read_manifest(spark, raw_path, resource, ingest_date)["part_paths"]
     if not paths:
-        return with_source_order(spark.createDataFrame([], schema))
-    return spark.read.json(paths, schema=schema, mode="FAILFAST").transform(with_source_order)
+        return spark.createDataFrame([], schema).transform(with_source_order([]))
+    return spark.read.json(paths, schema=schema, mode="FAILFAST").transform(with_source_order(paths))
 
 
 def read_text(spark: SparkSession, path: str) -> str:
@@ -557,33 +597,38 @@ def write_text(spark: SparkSession, path: str, text: str) -> None:
         stream.close()
 
 
-def summarize(classified: DataFrame, args: JobArgs, rows_read: int) -> dict[str, Any]:
-    """Counts and totals from one small aggregate over the cached frame; asserts nothing was lost."""
-    groups = (
-        classified.groupBy("is_duplicate", "reason", "order_date")
-        .agg(
-            F.count(F.lit(1)).alias("rows"),
-            F.sum("revenue").alias("revenue"),
-            F.sum("profit").alias("profit"),
-        )
-        .collect()
-    )
-    written = [g for g in groups if not g["is_duplicate"] and g["reason"] is None]
-    quarantined: dict[str, int] = {}
-    for group in groups:
-        if not group["is_duplicate"] and group["reason"] is not None:
-            quarantined[group["reason"]] = quarantined.get(group["reason"], 0) + group["rows"]
+def outcome_metrics() -> list[Column]:
+    """Aggregates over the classified rows, observed while the curated files are written (no extra pass)."""
+    kept = ~F.col("is_duplicate")
+    written = kept & F.col("reason").isNull()
+    return [
+        F.count(F.when(written, 1)).alias("rows_written"),
+        F.count(F.when(F.col("is_duplicate"), 1)).alias("duplicates_removed"),
+        F.sum(F.when(written, F.col("revenue"))).alias("revenue_written"),
+        F.sum(F.when(written, F.col("profit"))).alias("profit_written"),
+        # Text, not an array: observed values cross from the JVM as plain scalars only.
+        F.array_join(F.collect_set(F.when(written, F.col("order_date"))).cast("array<string>"), ",").alias(
+            "partitions_written"
+        ),
+        *[F.count(F.when(kept & (F.col("reason") == name), 1)).alias(name) for name in QUARANTINE_REASONS],
+    ]
+
+
+def summarize(metrics: Row | dict[str, Any], args: JobArgs, rows_read: int) -> dict[str, Any]:
+    """The job summary from the observed outcome_metrics; asserts that every line read is accounted for."""
+    values = metrics.asDict() if isinstance(metrics, Row) else dict(metrics)
+    quarantined = {name: int(values[name]) for name in QUARANTINE_REASONS if values[name]}
     summary = {
         "run_id": args.run_id,
         "ingest_date": args.ingest_date.isoformat(),
         "rows_read": rows_read,
-        "rows_written": sum(g["rows"] for g in written),
+        "rows_written": int(values["rows_written"]),
         "rows_quarantined": sum(quarantined.values()),
         "quarantined_by_reason": dict(sorted(quarantined.items())),
-        "duplicates_removed": sum(g["rows"] for g in groups if g["is_duplicate"]),
-        "partitions_written": sorted({g["order_date"].isoformat() for g in written}),
-        "revenue_written": str(sum((g["revenue"] for g in written), Decimal("0.00"))),
-        "profit_written": str(sum((g["profit"] for g in written), Decimal("0.00"))),
+        "duplicates_removed": int(values["duplicates_removed"]),
+        "partitions_written": sorted(day for day in (values["partitions_written"] or "").split(",") if day),
+        "revenue_written": str(values["revenue_written"] or Decimal("0.00")),
+        "profit_written": str(values["profit_written"] or Decimal("0.00")),
     }
     accounted = summary["rows_written"] + summary["rows_quarantined"] + summary["duplicates_removed"]
     if accounted != rows_read:  # a join fan-out or a lost row: never publish a summary that does not add up
@@ -621,24 +666,28 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     products = read_resource(spark, args.raw_path, "products", args.ingest_date, PRODUCT_SCHEMA).cache()
     users = read_resource(spark, args.raw_path, "users", args.ingest_date, USER_SCHEMA).cache()
     # The JSON is parsed once: the narrow exploded lines are cached, and everything after reads the cache.
-    lines = carts.transform(with_cart_lines).persist(StorageLevel.MEMORY_AND_DISK)
+    # Sorted by order_date inside each partition, so the partitioned write needs no sort of its own.
+    lines = prepare_lines(carts, args).sortWithinPartitions("order_date").persist(StorageLevel.MEMORY_AND_DISK)
     # Counted before the joins, so the final balance check catches a join fan-out or a lost row.
     rows_read = lines.transform(filter_lines).count()
     LOG.info("read %d cart lines", rows_read)
 
-    classified = classify_lines(lines, products, users, args, ingested_at).persist(StorageLevel.MEMORY_AND_DISK)
-    classified.transform(filter_curated).write.mode("overwrite").partitionBy("order_date").option(
-        "compression", "snappy"
-    ).parquet(args.curated_path)
+    # Not cached: caching the wide classified rows costs more than computing them twice (curated, quarantine).
+    classified = classify_lines(lines, products, users, args, ingested_at)
+    outcome = Observation("orders_job_outcome")
+    classified.observe(outcome, *outcome_metrics()).transform(filter_curated).write.mode("overwrite").partitionBy(
+        "order_date"
+    ).option("compression", "snappy").parquet(args.curated_path)
+    summary = summarize(outcome.get, args, int(rows_read))
     LOG.info("wrote curated orders to %s", args.curated_path)
+    quarantined = classified.transform(filter_quarantined)
+    if not summary["rows_quarantined"]:
+        quarantined = quarantined.limit(0)  # an empty folder with the schema, without computing anything again
     quarantine_folder = f"{args.quarantine_path}/ingest_date={args.ingest_date.isoformat()}"
-    classified.transform(filter_quarantined).write.mode("overwrite").option("compression", "snappy").parquet(
-        quarantine_folder
-    )
-    summary = summarize(classified, args, int(rows_read))
+    quarantined.write.mode("overwrite").option("compression", "snappy").parquet(quarantine_folder)
     write_text(spark, args.summary_path, json.dumps(summary, indent=2))
     LOG.info("summary %s", json.dumps(summary))
-    for cached in (classified, lines, products, users):
+    for cached in (lines, products, users):
         cached.unpersist()
     if job is not None:
         job.commit()

@@ -90,3 +90,25 @@ def test_missing_manifest_is_a_config_error_naming_raw_path(spark: SparkSession,
         run_main(job_paths, ingest_date="2026-06-18")
     assert error.value.argument == "raw_path"
     assert "carts/ingest_date=2026-06-18/_manifest.json" in str(error.value)
+
+
+def test_latest_copy_follows_the_manifest_order_not_the_file_names(
+    spark: SparkSession, job_paths: dict[str, str], tmp_path: Path
+) -> None:
+    """A part reused from an older run folder can be listed after a newer one: the manifest order is the
+    landing order, whatever the folder names sort as."""
+    folder = tmp_path / "raw" / "carts" / f"ingest_date={INGEST_DATE.isoformat()}"
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    first, second = manifest["parts"]  # cart 1 with quantity 4 is in the first part, quantity 5 in the second
+    moved = "run_id=00000000T000000Z-older0/part-00001.jsonl.gz"  # sorts before the first part's folder
+    (folder / moved).parent.mkdir()
+    (folder / second["file"]).rename(folder / moved)
+    manifest["parts"] = [first, {**second, "file": moved}]
+    (folder / "_manifest.json").write_text(json.dumps(manifest))
+
+    summary = run_main(job_paths)
+
+    assert summary["revenue_written"] == "149.95"  # 29.99 × 5: the copy in the later-listed part still wins
+    reversed_order = {**manifest, "parts": [{**second, "file": moved}, first]}
+    (folder / "_manifest.json").write_text(json.dumps(reversed_order))
+    assert run_main(job_paths)["revenue_written"] == "119.96"  # listed first now: the other copy wins

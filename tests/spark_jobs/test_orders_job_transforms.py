@@ -19,16 +19,14 @@ from pyspark.sql.types import (
     DecimalType,
     IntegerType,
     LongType,
-    StringType,
     StructField,
     StructType,
 )
 
 INGEST_DATE = date(2026, 6, 17)
 INGESTED_AT = datetime(2026, 6, 17, 10, 15, tzinfo=UTC)
-PART_A = "s3a://raw/dummyjson/carts/ingest_date=2026-06-17/run_id=r/part-00000.jsonl.gz"
-PART_B = "s3a://raw/dummyjson/carts/ingest_date=2026-06-17/run_id=r/part-00001.jsonl.gz"
-SOURCE_COLUMNS = [StructField("source_file", StringType()), StructField("source_position", LongType())]
+PART_A, PART_B = 0, 1  # indexes of the parts in the manifest: B was landed after A
+SOURCE_COLUMNS = [StructField("source_part", IntegerType()), StructField("source_position", LongType())]
 
 
 def line(product_id: int | None, price: str | None, quantity: int | None, title: str | None = "Line") -> tuple:
