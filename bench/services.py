@@ -1,7 +1,9 @@
 """The benchmark's loopback services, each in its own process so its memory never counts against a stage.
 
-`python -m bench.services api --cart-lines N [--latency S] [--times-file F]` serves the synthetic source and,
-on SIGTERM, writes the arrival time of every request to F (the request-rate check reads it).
+`python -m bench.services api --cart-lines N [--latency S] [--times-file F] [--no-preload]` serves the synthetic
+source and, on SIGTERM, writes the arrival time of every request to F (the request-rate check reads it). Like the
+real DummyJSON it serves its data from memory: every record is built and encoded before the URL is printed
+(`--no-preload` generates each page on request instead).
 `python -m bench.services s3` serves moto. Both print their URL on the first stdout line.
 """
 
@@ -15,11 +17,14 @@ import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from ecom_pipeline.runtime.s3 import EMULATOR_ACCESS_KEY, EMULATOR_REGION, EMULATOR_SECRET_KEY
+
+if TYPE_CHECKING:
+    from ecom_pipeline.source.server import ApiServer
 
 BUCKETS = ("ecom-raw", "ecom-curated")
 
@@ -70,12 +75,21 @@ def s3_client(url: str) -> Any:
     )
 
 
-def _serve_api(cart_lines: int | None, carts: int | None, latency: float, times_file: str | None) -> None:
+def api_server(args: argparse.Namespace) -> ApiServer:
+    """The synthetic API of the `api` service's arguments, built (and preloaded) but not yet listening."""
     from ecom_pipeline.source.server import ApiServer
     from ecom_pipeline.source.synthetic import SyntheticSource
 
-    source = SyntheticSource(carts=carts) if carts is not None else SyntheticSource.for_cart_lines(cart_lines or 0)
-    api = ApiServer(source, latency_seconds=latency)
+    if args.carts is not None:
+        source = SyntheticSource(carts=args.carts)
+    else:
+        source = SyntheticSource.for_cart_lines(args.cart_lines or 0)
+    return ApiServer(source, latency_seconds=args.latency, preload=args.preload)
+
+
+def _serve_api(args: argparse.Namespace) -> None:
+    api = api_server(args)
+    times_file = args.times_file
     httpd = api.bind()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -109,8 +123,8 @@ def _serve_s3() -> None:
     signal.pause()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the service processes."""
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The service's command line."""
     parser = argparse.ArgumentParser(prog="bench.services")
     sub = parser.add_subparsers(dest="service", required=True)
     api = sub.add_parser("api")
@@ -119,10 +133,21 @@ def main(argv: list[str] | None = None) -> None:
     size.add_argument("--carts", type=int, help="Exactly this many carts.")
     api.add_argument("--latency", type=float, default=0.0)
     api.add_argument("--times-file")
+    api.add_argument(
+        "--preload",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Build and encode every record at start-up and serve pages from memory, like DummyJSON (default).",
+    )
     sub.add_parser("s3")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the service processes."""
+    args = parse_args(argv)
     if args.service == "api":
-        _serve_api(args.cart_lines, args.carts, args.latency, args.times_file)
+        _serve_api(args)
     else:
         _serve_s3()
 

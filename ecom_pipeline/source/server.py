@@ -2,6 +2,8 @@
 
 Semantics follow the real server (`limit`/`skip` paging, `select`, JSON error bodies); see
 `../shared/dummyjson/README.md`. HTTP/1.1 keep-alive with Content-Length, so pooled clients reuse connections.
+With `preload`, every record is built and encoded once at start-up and list pages are joined from those bytes,
+as the real DummyJSON serves a fixed dataset from memory.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ecom_pipeline.source.data import DataSource, UnknownResourceError
+from ecom_pipeline.source.data import KNOWN_RESOURCES, DataSource, UnknownResourceError
 from ecom_pipeline.source.faults import FaultPlan
 
 try:  # orjson arrives with prefect; it encodes a page several times faster than the stdlib
@@ -67,8 +71,19 @@ def _selected(record: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     return picked
 
 
-def answer(source: DataSource, target: str) -> dict[str, Any]:
-    """The JSON document for a GET of `target` (path and query); raises ApiError for 4xx answers."""
+@dataclass(frozen=True)
+class _Route:
+    """A GET's target, checked: the resource, a record id (None for a list page), selected fields, the query."""
+
+    resource: str
+    total: int
+    record_id: str | None
+    fields: list[str]
+    params: dict[str, list[str]]
+
+
+def _route(source: DataSource, target: str) -> _Route:
+    """Parse `target` (path and query); raises ApiError(404) for a route the source does not serve."""
     url = urlsplit(target)
     parts = [part for part in url.path.split("/") if part]
     if not 1 <= len(parts) <= 2:
@@ -83,16 +98,27 @@ def answer(source: DataSource, target: str) -> dict[str, Any]:
     fields = [name.strip() for name in select.split(",") if name.strip()]
     if resource in SELECT_IGNORED:
         fields = []
-    if len(parts) == 2:
-        return _one(source, resource, parts[1], fields)
-    limit = _non_negative_int(params, "limit", DEFAULT_LIMIT)
-    skip = _non_negative_int(params, "skip", 0)
-    remaining = max(total - skip, 0)
-    count = remaining if limit == 0 else min(limit, remaining)
-    records = source.items(resource, skip, count) if count else []
-    if fields:
-        records = [_selected(record, fields) for record in records]
-    return {resource: records, "total": total, "skip": skip, "limit": len(records)}
+    return _Route(resource, total, parts[1] if len(parts) == 2 else None, fields, params)
+
+
+def _page_window(route: _Route) -> tuple[int, int]:
+    """`(skip, count)` of a list page: `limit` records from `skip` (0 = all), fewer at the end."""
+    limit = _non_negative_int(route.params, "limit", DEFAULT_LIMIT)
+    skip = _non_negative_int(route.params, "skip", 0)
+    remaining = max(route.total - skip, 0)
+    return skip, remaining if limit == 0 else min(limit, remaining)
+
+
+def answer(source: DataSource, target: str) -> dict[str, Any]:
+    """The JSON document for a GET of `target` (path and query); raises ApiError for 4xx answers."""
+    route = _route(source, target)
+    if route.record_id is not None:
+        return _one(source, route.resource, route.record_id, route.fields)
+    skip, count = _page_window(route)
+    records = source.items(route.resource, skip, count) if count else []
+    if route.fields:
+        records = [_selected(record, route.fields) for record in records]
+    return {route.resource: records, "total": route.total, "skip": skip, "limit": len(records)}
 
 
 def _one(source: DataSource, resource: str, raw_id: str, fields: list[str]) -> dict[str, Any]:
@@ -105,6 +131,72 @@ def _one(source: DataSource, resource: str, raw_id: str, fields: list[str]) -> d
     if not found or found[0].get("id") != record_id:
         raise ApiError(404, f"{noun} with id '{record_id}' not found")
     return _selected(found[0], fields) if fields else found[0]
+
+
+def answer_body(source: DataSource, target: str, preloaded: PreloadedRecords | None = None) -> bytes:
+    """The encoded answer to a GET of `target`: list pages from `preloaded` when it holds them, else generated.
+
+    `select` (on resources that honour it) and single records take the generating path; both give the same bytes.
+    """
+    if preloaded is not None:
+        route = _route(source, target)
+        if route.record_id is None and not route.fields and route.resource in preloaded.resources:
+            return preloaded.page(route.resource, *_page_window(route))
+    return _encode(answer(source, target))
+
+
+class PreloadedRecords:
+    """Every record of a source, encoded once: a list page is one slice of a resource's buffer.
+
+    A resource's buffer holds each record's JSON followed by a comma, and `offsets[i]` is where record `i`
+    starts, so records [skip, skip + count) are the bytes from offsets[skip] to offsets[skip + count] less the
+    last comma. Compact (encoded bytes and 8-byte offsets, no dicts) and read-only once built, so threads share it.
+    """
+
+    BATCH = 1000
+
+    def __init__(self, source: DataSource, resources: Iterable[str] = KNOWN_RESOURCES) -> None:
+        self._buffers: dict[str, bytearray] = {}
+        self._offsets: dict[str, array[int]] = {}
+        for resource in resources:
+            try:
+                total = source.total(resource)
+            except UnknownResourceError:
+                continue  # the source does not hold it; requests for it answer 404 as before
+            buffer, offsets = bytearray(), array("Q", [0])
+            for skip in range(0, total, self.BATCH):
+                for record in source.items(resource, skip, self.BATCH):
+                    buffer += _encode(record)
+                    buffer += b","
+                    offsets.append(len(buffer))
+            if len(offsets) - 1 != total:
+                raise ValueError(f"source gave {len(offsets) - 1} {resource} records, its total says {total}")
+            self._buffers[resource], self._offsets[resource] = buffer, offsets
+
+    @property
+    def resources(self) -> tuple[str, ...]:
+        """The resources held in memory."""
+        return tuple(self._buffers)
+
+    @property
+    def records(self) -> int:
+        """Number of records held, over every resource."""
+        return sum(len(offsets) - 1 for offsets in self._offsets.values())
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of encoded JSON held."""
+        return sum(len(buffer) for buffer in self._buffers.values())
+
+    def page(self, resource: str, skip: int, count: int) -> bytes:
+        """`{"<resource>":[...],"total":N,"skip":S,"limit":L}` of records [skip, skip + count), as `answer` has it."""
+        offsets = self._offsets[resource]
+        total = len(offsets) - 1
+        start, end = min(skip, total), min(skip + count, total)
+        records = memoryview(self._buffers[resource])[offsets[start] : offsets[end] - 1] if end > start else b""
+        # The scalars through the same encoder as the generating path; only their opening brace is dropped.
+        tail = _encode({"total": total, "skip": skip, "limit": end - start})
+        return b"".join((b"{", _encode(resource), b":[", records, b"],", tail[1:]))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -131,23 +223,25 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "slow" and plan is not None:
             time.sleep(plan.slow_seconds)
         try:
-            status, document = 200, answer(api.source, self.path)
+            status, body = 200, answer_body(api.source, self.path, api.preloaded)
         except ApiError as error:
-            status, document = error.status, {"message": error.message}
+            status, body = error.status, _encode({"message": error.message})
         except Exception:  # a broken source must still answer in JSON, and the server keeps running
             logger.exception("source failed answering %s", self.path)
-            status, document = 500, {"message": "Internal server error"}
-        self._send_json(status, document, truncate=fault == "truncated")
+            status, body = 500, _encode({"message": "Internal server error"})
+        self._send_body(status, body, truncate=fault == "truncated")
 
     def _method_not_allowed(self) -> None:
         self._send_json(405, {"message": f"Method {self.command} not allowed"}, {"Allow": "GET"})
 
     do_POST = do_PUT = do_PATCH = do_DELETE = _method_not_allowed
 
-    def _send_json(
-        self, status: int, document: Any, headers: dict[str, str] | None = None, truncate: bool = False
+    def _send_json(self, status: int, document: Any, headers: dict[str, str] | None = None) -> None:
+        self._send_body(status, _encode(document), headers)
+
+    def _send_body(
+        self, status: int, body: bytes, headers: dict[str, str] | None = None, truncate: bool = False
     ) -> None:
-        body = _encode(document)
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))  # the full length, even when truncating
@@ -206,7 +300,10 @@ class _HttpServer(ThreadingHTTPServer):
 
 
 class ApiServer:
-    """The DummyJSON-compatible API over `source`, on a background thread; use as a context manager."""
+    """The DummyJSON-compatible API over `source`, on a background thread; use as a context manager.
+
+    `preload=True` builds and encodes every record here, once, and serves list pages from memory.
+    """
 
     def __init__(
         self,
@@ -215,10 +312,12 @@ class ApiServer:
         port: int = 0,
         faults: FaultPlan | None = None,
         latency_seconds: float = 0.0,
+        preload: bool = False,
     ) -> None:
         if latency_seconds < 0:
             raise ValueError(f"latency_seconds must be >= 0, got {latency_seconds}")
         self.source = source
+        self.preloaded = _preload(source) if preload else None
         self.host, self.port = host, port
         self.faults = faults
         self.latency_seconds = latency_seconds
@@ -285,6 +384,18 @@ class ApiServer:
         self.stop()
 
 
+def _preload(source: DataSource) -> PreloadedRecords:
+    started = time.monotonic()
+    preloaded = PreloadedRecords(source)
+    logger.info(
+        "preloaded %d records (%.1f MB of JSON) in %.1f s",
+        preloaded.records,
+        preloaded.size_bytes / 1e6,
+        time.monotonic() - started,
+    )
+    return preloaded
+
+
 def serve_forever(
     source: DataSource,
     host: str,
@@ -292,9 +403,10 @@ def serve_forever(
     faults: FaultPlan | None = None,
     latency_seconds: float = 0.0,
     on_ready: Callable[[str], None] | None = None,
+    preload: bool = False,
 ) -> None:
     """Serve `source` in the calling thread until Ctrl-C; `on_ready(url)` runs once the socket listens."""
-    api = ApiServer(source, host=host, port=port, faults=faults, latency_seconds=latency_seconds)
+    api = ApiServer(source, host=host, port=port, faults=faults, latency_seconds=latency_seconds, preload=preload)
     httpd = api.bind()
     if on_ready is not None:
         on_ready(api.url)
