@@ -139,12 +139,21 @@ def run_transform(settings: Settings, run_id: str) -> dict[str, Any]:
     cache_policy=NO_CACHE,
 )
 def load_warehouse(settings: Settings, run_id: str, job_summary: dict[str, Any]) -> dict[str, Any]:
-    """COPY the run's partitions into staging, MERGE into `orders`, reconcile, audit."""
+    """COPY the run's partitions into staging, MERGE into `orders`, reconcile, audit.
+
+    When the transform reused an earlier job's output and `orders` already holds it, the load is skipped.
+    """
     inject_fault("snowflake-load")
     if settings.snowflake.emulator:
         # An emulator starts empty; on Snowflake the set-up is the one-time `bootstrap-warehouse` command.
         get_run_logger().info("warehouse emulator: %s", bootstrap_warehouse(settings))
-    result = load_orders(settings, job_summary["partitions_written"], run_id, expected=job_summary)
+    result = load_orders(
+        settings,
+        job_summary["partitions_written"],
+        run_id,
+        expected=job_summary,
+        skip_if_loaded=bool(job_summary.get("reused")),
+    )
     get_run_logger().info("warehouse: %s", result.as_dict())
     return result.as_dict()
 

@@ -2,11 +2,13 @@
 
 Re-running a load for the same partitions converges: COPY uses FORCE = TRUE (so it reloads whether or not
 Snowflake still holds the files' load history), staging is emptied first, and MERGE on `order_id` updates
-rows it already has instead of adding them again.
+rows it already has instead of adding them again. When the Spark job's output was reused and `orders` already
+holds exactly that output, the load is skipped: it would rewrite every row to the values it has.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -17,6 +19,8 @@ from ecom_pipeline.exceptions import ReconciliationError, WarehouseError
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.connection import Warehouse, connect
 from ecom_pipeline.warehouse.sqlrender import names_from_settings, render
+
+LOG = logging.getLogger(__name__)
 
 CENTS = Decimal("0.01")
 
@@ -98,10 +102,26 @@ from {{ database }}.{{ schema }}.orders
 where order_date in ({placeholders})
 """
 
+# What `orders` holds of the partitions, and how many of those rows another run (or none) produced.
+# `is distinct from` counts a NULL run_id as different; the SUM is exact NUMBER (the emulator adapter casts it).
+HELD_TOTALS = """
+select
+    count(*),
+    cast(round(coalesce(sum(revenue), 0), 2) as number(18, 2)),
+    count_if(run_id is distinct from ?)
+from {{ database }}.{{ schema }}.orders
+where order_date in ({placeholders})
+"""
+
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What one load did, as written to `load_audit`."""
+    """What one load did, as written to `load_audit`.
+
+    A skipped load (`skipped`) ran no COPY or MERGE and writes no audit row: files and row changes are 0, and
+    `rows_staged`/`revenue_staged` are the curated totals found already in `orders`, so reconciliation
+    readers see the same figures as after a full load.
+    """
 
     run_id: str
     partitions: tuple[str, ...]
@@ -113,6 +133,7 @@ class LoadResult:
     rows_deleted: int
     started_at: datetime
     finished_at: datetime
+    skipped: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (money as a string with two places, times in ISO 8601)."""
@@ -133,9 +154,17 @@ def _partition_dates(partitions: Sequence[str]) -> tuple[str, ...]:
 
 
 def load_orders(
-    settings: Settings, partitions: Sequence[str], run_id: str, expected: Mapping[str, Any] | None = None
+    settings: Settings,
+    partitions: Sequence[str],
+    run_id: str,
+    expected: Mapping[str, Any] | None = None,
+    skip_if_loaded: bool = False,
 ) -> LoadResult:
     """Load the run's curated partitions into `orders` and reconcile, all in one transaction.
+
+    Args:
+        skip_if_loaded: `expected` is a job summary reused from an earlier run; skip the load when `orders`
+            already holds exactly its output (see `already_loaded`).
 
     Raises:
         WarehouseError: a statement failed (the transaction is rolled back) or a partition has no files.
@@ -145,33 +174,93 @@ def load_orders(
     dates = _partition_dates(partitions)
     names = names_from_settings(settings.snowflake, settings.storage)
     started_at = datetime.now(UTC)
-    with connect(settings.snowflake) as warehouse, warehouse.transaction():
-        warehouse.execute(render(TRUNCATE_STAGING, names))
-        files = sum(_copy_partition(warehouse, names, partition_date) for partition_date in dates)
-        [(rows_inserted, rows_updated)] = warehouse.execute(render(MERGE_ORDERS, names))
-        rows_deleted = _delete_vanished(warehouse, names, dates)
-        staged_rows, staged_revenue = _totals(warehouse, render(STAGED_TOTALS, names), ())
-        finished_at = datetime.now(UTC)
-        # Money is bound as text: NUMBER(18,2) takes it exactly, where a float binding would not.
-        audit = (run_id, ",".join(dates), files, staged_rows, str(staged_revenue))
-        # Typed binding: a bare datetime binds as TIMESTAMP_NTZ and would take the session's time zone.
-        audit += (int(rows_inserted), int(rows_updated), rows_deleted, ("TIMESTAMP_TZ", started_at))
-        audit += (("TIMESTAMP_TZ", finished_at),)
-        warehouse.execute(render(INSERT_AUDIT, names), audit)
-        result = LoadResult(
-            run_id=run_id,
-            partitions=dates,
-            files=files,
-            rows_staged=staged_rows,
-            revenue_staged=staged_revenue,
-            rows_inserted=int(rows_inserted),
-            rows_updated=int(rows_updated),
-            rows_deleted=rows_deleted,
-            started_at=started_at,
-            finished_at=finished_at,
-        )
-        # Inside the transaction: a load that does not reconcile is rolled back, never left half-right.
-        reconcile(warehouse, names, result, expected)
+    with connect(settings.snowflake) as warehouse:
+        if skip_if_loaded:
+            if expected is None:
+                raise ValueError("skip_if_loaded needs the reused job summary as `expected`")
+            if already_loaded(warehouse, names, dates, expected):
+                return _skipped(run_id, dates, expected, started_at)
+        with warehouse.transaction():
+            return _copy_merge_reconcile(warehouse, names, dates, run_id, expected, started_at)
+
+
+def already_loaded(
+    warehouse: Warehouse, names: Mapping[str, str], dates: Sequence[str], summary: Mapping[str, Any]
+) -> bool:
+    """True when `orders`, in `dates`, holds exactly the summary's rows and revenue, every row from its run.
+
+    Anything else (rows deleted or added, a partial earlier load, rows of another run) means a full load.
+    """
+    if not dates or not summary.get("run_id"):
+        return False  # nothing to compare: the full load decides
+    sql = _placeholders(render(HELD_TOTALS, names), dates)
+    [(rows, revenue, other_runs)] = warehouse.execute(
+        sql, [str(summary["run_id"]), *(date.fromisoformat(value) for value in dates)]
+    )
+    held = (int(rows), Decimal(str(revenue)).quantize(CENTS))
+    written = (int(summary["rows_written"]), Decimal(str(summary["revenue_written"])).quantize(CENTS))
+    return held == written and int(other_runs) == 0
+
+
+def _skipped(run_id: str, dates: tuple[str, ...], summary: Mapping[str, Any], started_at: datetime) -> LoadResult:
+    """The result of a load that found its output already in `orders`."""
+    rows = int(summary["rows_written"])
+    LOG.info(
+        "warehouse already holds run %s's %s orders for %d dates: load skipped",
+        summary["run_id"],
+        f"{rows:,}",
+        len(dates),
+    )
+    return LoadResult(
+        run_id=run_id,
+        partitions=dates,
+        files=0,
+        rows_staged=rows,
+        revenue_staged=Decimal(str(summary["revenue_written"])).quantize(CENTS),
+        rows_inserted=0,
+        rows_updated=0,
+        rows_deleted=0,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        skipped=True,
+    )
+
+
+def _copy_merge_reconcile(
+    warehouse: Warehouse,
+    names: Mapping[str, str],
+    dates: tuple[str, ...],
+    run_id: str,
+    expected: Mapping[str, Any] | None,
+    started_at: datetime,
+) -> LoadResult:
+    """COPY the partitions into staging, MERGE into `orders`, delete vanished orders, audit and reconcile."""
+    warehouse.execute(render(TRUNCATE_STAGING, names))
+    files = sum(_copy_partition(warehouse, names, partition_date) for partition_date in dates)
+    [(rows_inserted, rows_updated)] = warehouse.execute(render(MERGE_ORDERS, names))
+    rows_deleted = _delete_vanished(warehouse, names, dates)
+    staged_rows, staged_revenue = _totals(warehouse, render(STAGED_TOTALS, names), ())
+    finished_at = datetime.now(UTC)
+    # Money is bound as text: NUMBER(18,2) takes it exactly, where a float binding would not.
+    audit = (run_id, ",".join(dates), files, staged_rows, str(staged_revenue))
+    # Typed binding: a bare datetime binds as TIMESTAMP_NTZ and would take the session's time zone.
+    audit += (int(rows_inserted), int(rows_updated), rows_deleted, ("TIMESTAMP_TZ", started_at))
+    audit += (("TIMESTAMP_TZ", finished_at),)
+    warehouse.execute(render(INSERT_AUDIT, names), audit)
+    result = LoadResult(
+        run_id=run_id,
+        partitions=dates,
+        files=files,
+        rows_staged=staged_rows,
+        revenue_staged=staged_revenue,
+        rows_inserted=int(rows_inserted),
+        rows_updated=int(rows_updated),
+        rows_deleted=rows_deleted,
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+    # Inside the transaction: a load that does not reconcile is rolled back, never left half-right.
+    reconcile(warehouse, names, result, expected)
     return result
 
 

@@ -17,9 +17,11 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from ecom_pipeline.runtime.local import LocalRuntime
 from ecom_pipeline.settings import load_settings
 from ecom_pipeline.source.data import DirectorySource
+from ecom_pipeline.summary import stages_lines, summary_as_json
 from ecom_pipeline.warehouse.connection import connect
 from flows.faults import reset_faults
 from flows.pipeline import PipelineParameters, ecom_pipeline
+from flows.reporting import reconciliation_rows
 from oracle import expected_kpis, expected_orders
 
 RUN_DATE = date(2026, 6, 17)
@@ -120,13 +122,18 @@ def test_flow_run_is_named_after_the_date_and_carries_the_artifacts(clean_runs) 
     assert curated == {"stage": "curated: orders written", "rows": "800", "revenue": summary["kpis"]["total_revenue"]}
 
 
-def test_rerun_with_unchanged_source_reuses_the_transform_and_changes_nothing(clean_runs) -> None:
+def test_rerun_with_unchanged_source_skips_the_transform_and_the_load(clean_runs) -> None:
     (_, first, orders_first), (state, second, orders_second) = clean_runs
     assert state.is_completed()
     assert second["transform"]["reused"] is True
-    assert second["warehouse"]["rows_inserted"] == 0 and second["warehouse"]["rows_updated"] == 800
+    assert second["transform"]["run_id"] == first["run_id"]
+    assert second["warehouse"]["skipped"] is True and first["warehouse"]["skipped"] is False
+    assert [second["warehouse"][key] for key in ("files", "rows_inserted", "rows_updated", "rows_deleted")] == [0] * 4
     assert orders_second == orders_first
     assert second["kpis"] == first["kpis"]
+    # The reconciliation artifact and the console summary read the skipped result like a full load's.
+    assert reconciliation_rows(second) == reconciliation_rows(first)
+    assert summary_as_json(second)["warehouse"]["rows_staged"] == 800 and len(stages_lines(second)) == 2
 
 
 def test_one_transient_failure_in_every_stage_is_retried_to_the_same_warehouse(

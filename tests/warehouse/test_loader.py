@@ -47,6 +47,7 @@ def test_load_is_exactly_once(
     expected = job_summary(curated)
     first = load_orders(bootstrapped, curated_partitions, "run-1", expected)
     assert (first.rows_staged, first.rows_inserted, first.rows_updated) == (800, 800, 0)
+    assert first.skipped is False
     assert first.files == len(curated_partitions) == 10
     assert first.revenue_staged == sum(row["revenue"] for row in curated)
     assert _count(bootstrapped, "select count(*) from orders") == 800
@@ -148,3 +149,67 @@ def test_load_result_as_dict_is_json_friendly(
     assert values["partitions"] == curated_partitions[:1]
     assert values["revenue_staged"] == f"{sum(r['revenue'] for r in by_partition(curated)[curated_partitions[0]]):.2f}"
     assert replace(result, run_id="x").run_id == "x"
+
+
+def _reused_summary(curated: list[dict[str, Any]]) -> dict[str, Any]:
+    """The job summary of the run that wrote the curated rows, as `transform_unless_unchanged` hands it on."""
+    return {**job_summary(curated), "run_id": curated[0]["run_id"], "reused": True}
+
+
+def test_a_reused_summary_already_in_the_warehouse_skips_the_load(
+    bootstrapped: Settings, curated_partitions: list[str], curated: list[dict[str, Any]]
+) -> None:
+    summary = _reused_summary(curated)
+    load_orders(bootstrapped, curated_partitions, "run-1", summary)
+    # Emptied staging shows whether a COPY ran; the audit row count whether a load was recorded.
+    with connect(bootstrapped.snowflake) as warehouse:
+        warehouse.execute("truncate table orders_staging")
+
+    skipped = load_orders(bootstrapped, curated_partitions, "run-2", summary, skip_if_loaded=True)
+
+    assert skipped.skipped is True
+    assert (skipped.files, skipped.rows_inserted, skipped.rows_updated, skipped.rows_deleted) == (0, 0, 0, 0)
+    assert (skipped.rows_staged, skipped.revenue_staged) == (800, sum(row["revenue"] for row in curated))
+    assert skipped.as_dict()["skipped"] is True and skipped.partitions == tuple(curated_partitions)
+    assert _count(bootstrapped, "select count(*) from orders_staging") == 0
+    assert _count(bootstrapped, "select count(*) from load_audit") == 1
+    assert _count(bootstrapped, "select count(*) from orders") == 800
+
+    # Not reused: the full load runs as before, even though the warehouse holds the same output.
+    full = load_orders(bootstrapped, curated_partitions, "run-3", summary)
+    assert (full.skipped, full.files, full.rows_updated) == (False, 10, 800)
+    assert _count(bootstrapped, "select count(*) from load_audit") == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "inserted", "updated"),
+    [
+        ("delete from orders where order_id = ?", 1, 799),
+        ("update orders set run_id = 'spark-run-0' where order_id = ?", 0, 800),
+        ("update orders set revenue = revenue + 0.01 where order_id = ?", 0, 800),
+    ],
+    ids=["row-deleted", "row-of-another-run", "revenue-changed"],
+)
+def test_a_reused_summary_reloads_when_the_warehouse_differs(
+    bootstrapped: Settings,
+    curated_partitions: list[str],
+    curated: list[dict[str, Any]],
+    change: str,
+    inserted: int,
+    updated: int,
+) -> None:
+    summary = _reused_summary(curated)
+    load_orders(bootstrapped, curated_partitions, "run-1", summary)
+    order = curated[0]
+    with connect(bootstrapped.snowflake) as warehouse:
+        warehouse.execute(change, [order["order_id"]])
+
+    result = load_orders(bootstrapped, curated_partitions, "run-2", summary, skip_if_loaded=True)
+
+    assert result.skipped is False
+    assert (result.files, result.rows_inserted, result.rows_updated) == (10, inserted, updated)
+    assert _count(bootstrapped, "select count(*) from load_audit") == 2
+    with connect(bootstrapped.snowflake) as warehouse:
+        [restored] = warehouse.query_dicts("select revenue, run_id from orders where order_id = ?", [order["order_id"]])
+    assert restored == {"revenue": order["revenue"], "run_id": order["run_id"]}
+    assert _count(bootstrapped, "select count(*) from orders") == 800
