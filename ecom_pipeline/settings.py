@@ -89,8 +89,11 @@ class SparkSettings(BaseSettings):
     driver_memory: str = "2g"
     timeout_seconds: float = Field(default=1800, gt=0)
     java_options: str = Field(
-        default="-XX:+UseParallelGC",
-        description="Driver JVM options; ParallelGC measured faster than G1 for short jobs on few cores.",
+        default="-XX:+UseParallelGC -XX:FreqInlineSize=100 -XX:MaxInlineLevel=6",
+        description=(
+            "Driver JVM options. ParallelGC measured faster than G1 for short jobs on few cores; smaller inlining "
+            "limits cut the JIT's C2 compile time (about 14 of 40 CPU seconds of a 1M-line job on 2 cores)."
+        ),
     )
     class_data_sharing: bool = Field(
         default=True,

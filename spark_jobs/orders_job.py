@@ -23,7 +23,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pyspark import SparkContext, StorageLevel
+from pyspark import SparkContext
 from pyspark.sql import Column, DataFrame, Observation, Row, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -109,7 +109,10 @@ CURATED_COLUMNS = (
     "discount_percentage", "discounted_revenue", "revenue", "cost_price", "profit", "order_status",
     "ingested_at", "run_id", "order_date_copy",
 )  # fmt: skip
-DEFAULTED_COLUMNS = ("category", "brand", "customer_name", "customer_email", "city", "state", "country")
+# Descriptive fields: blank or missing becomes `Unknown` (keys and the title are never defaulted).
+PRODUCT_DEFAULTED = ("category", "brand")
+CUSTOMER_DEFAULTED = ("customer_name", "customer_email", "city", "state", "country")
+DEFAULTED_COLUMNS = PRODUCT_DEFAULTED + CUSTOMER_DEFAULTED
 
 
 class JobConfigError(ValueError):
@@ -289,11 +292,7 @@ OCCURRENCES = "transform(products, (line, i) -> size(filter(slice(products, 1, i
 
 
 def with_cart_lines(carts: DataFrame) -> DataFrame:
-    """One row per cart line (line_position, occurrence), plus one line-less row per cart without lines.
-
-    The line-less rows (line_position null) keep every cart record visible to with_duplicate_flag, so an
-    empty latest copy still supersedes older copies; filter_lines drops them afterwards.
-    """
+    """One row per cart line, with its position in the cart and the occurrence of its product."""
     repeats_a_product = F.size(F.array_distinct(F.col("products.id"))) < F.size("products")
     exploded = carts.select(
         F.col("id").alias("cart_id"),
@@ -303,13 +302,13 @@ def with_cart_lines(carts: DataFrame) -> DataFrame:
         "source_part",
         "source_position",
         F.when(repeats_a_product, F.expr(OCCURRENCES)).alias("occurrences"),
-        F.posexplode_outer("products").alias("line_position", "line"),
+        F.posexplode("products").alias("line_position", "line"),
     )
     return exploded.select(
         "cart_id", "customer_id", "cart_date", "cart_status", "source_part", "source_position", "line_position",
         F.coalesce(F.element_at("occurrences", F.col("line_position") + 1), F.lit(1)).alias("occurrence"),
         F.col("line.id").alias("product_id"),
-        blank_as_null(F.col("line.title")).alias("line_title"),
+        F.col("line.title").alias("line_title"),  # trimmed only where it is used: when the product has none
         F.col("line.quantity").alias("quantity"),
         F.col("line.price").alias("unit_price"),
         F.col("line.discountPercentage").alias("discount_percentage"),
@@ -317,58 +316,72 @@ def with_cart_lines(carts: DataFrame) -> DataFrame:
     )  # fmt: skip
 
 
-def filter_lines(lines: DataFrame) -> DataFrame:
-    """Drop the line-less rows of carts without lines (they only served the duplicate check)."""
-    return lines.where(F.col("line_position").isNotNull())
-
-
-def with_duplicate_flag(lines: DataFrame) -> DataFrame:
-    """is_duplicate: true for the lines of every copy of a cart id but the one landed last.
+def latest_copies(carts: DataFrame) -> DataFrame:
+    """(cart_id, _latest_copy) for every cart id landed more than once: the small input of with_duplicate_flag.
 
     Duplicates are whole cart records delivered twice; two lines of one product in a cart are two purchases
-    (see with_order_id). Carts without an id are never duplicates: their lines go to quarantine.
-    Cheap in the normal case: a hash aggregate over fixed-width record hashes finds the ids with more than
-    one record (two records with equal 64-bit hashes are vanishingly unlikely), and only their lines are
-    compared exactly; both small results are broadcast, so the big frame is never shuffled or sorted.
+    (see with_order_id). Carts without an id are never duplicates: their lines go to quarantine. Found at the
+    cart level, so a copy without lines still supersedes older copies. Only the id is read (Spark prunes the
+    JSON to it), a hash aggregate over fixed-width record hashes finds the ids with more than one record (two
+    records with equal 64-bit hashes are vanishingly unlikely), and only their records are compared exactly.
     """
-    record = F.struct("source_part", "source_position")
+    keys = carts.select(F.col("id").alias("cart_id"), "source_part", "source_position").where(
+        F.col("cart_id").isNotNull()
+    )
     record_hash = F.xxhash64("source_part", "source_position")
     repeated_ids = (
-        lines.where(F.col("cart_id").isNotNull())
-        .groupBy("cart_id")
+        keys.groupBy("cart_id")
         .agg(F.min(record_hash).alias("_lowest"), F.max(record_hash).alias("_highest"))
         .where(F.col("_lowest") != F.col("_highest"))
         .select("cart_id")
     )
-    latest_copies = (
-        lines.join(F.broadcast(repeated_ids), on="cart_id", how="inner")
-        .groupBy("cart_id")
-        .agg(F.max(record).alias("_latest_copy"))
-    )
     return (
-        lines.join(F.broadcast(latest_copies), on="cart_id", how="left")
-        .withColumn("is_duplicate", F.coalesce(record != F.col("_latest_copy"), F.lit(False)))
-        .drop("_latest_copy")
+        keys.join(F.broadcast(repeated_ids), on="cart_id", how="inner")
+        .groupBy("cart_id")
+        .agg(F.max(F.struct("source_part", "source_position")).alias("_latest_copy"))
     )
+
+
+def with_duplicate_flag(copies: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """is_duplicate: true for the lines of every copy of a cart id but the one landed last (see latest_copies).
+
+    `copies` is small and broadcast, so the lines are never shuffled or sorted for it.
+    """
+
+    def transform(lines: DataFrame) -> DataFrame:
+        record = F.struct("source_part", "source_position")
+        return (
+            lines.join(F.broadcast(copies), on="cart_id", how="left")
+            .withColumn("is_duplicate", F.coalesce(record != F.col("_latest_copy"), F.lit(False)))
+            .drop("_latest_copy")
+        )
+
+    return transform
 
 
 def with_product_details(products: DataFrame) -> Callable[[DataFrame], DataFrame]:
-    """Join the latest product record: title (fallback: the line's title), category, brand, product_known."""
+    """Join the latest product record: title (fallback: the line's title), category, brand, product_known.
+
+    The descriptive defaults are applied to the small lookup, not to every line; a line without a product gets
+    `Unknown` from the join's miss (and is quarantined as unknown_product).
+    """
     lookup = products.transform(filter_latest_by("id")).select(
         F.col("id").alias("product_id"),
         blank_as_null(F.col("title")).alias("_product_title"),
-        blank_as_null(F.col("category")).alias("category"),
-        blank_as_null(F.col("brand")).alias("brand"),
+        or_unknown(F.col("category")).alias("category"),
+        or_unknown(F.col("brand")).alias("brand"),
         F.lit(True).alias("product_known"),
     )
 
     def transform(lines: DataFrame) -> DataFrame:
-        return (
-            lines.join(lookup, on="product_id", how="left")
-            .withColumn("product_title", F.coalesce("_product_title", "line_title"))
-            .withColumn("product_known", F.coalesce("product_known", F.lit(False)))
-            .drop("_product_title", "line_title")
-        )
+        joined = lines.join(lookup, on="product_id", how="left")
+        return joined.withColumns(
+            {
+                "product_title": F.coalesce("_product_title", blank_as_null(F.col("line_title"))),
+                "product_known": F.coalesce("product_known", F.lit(False)),
+                **_unknown_when_missing(PRODUCT_DEFAULTED),
+            }
+        ).drop("_product_title", "line_title")
 
     return transform
 
@@ -377,33 +390,45 @@ def with_customer_details(users: DataFrame) -> Callable[[DataFrame], DataFrame]:
     """Join the latest user record: customer_name, customer_email, city, state, country, customer_known."""
     lookup = users.transform(filter_latest_by("id")).select(
         F.col("id").alias("customer_id"),
-        full_name(F.col("firstName"), F.col("lastName")).alias("customer_name"),
-        blank_as_null(F.col("email")).alias("customer_email"),
-        blank_as_null(F.col("address.city")).alias("city"),
-        blank_as_null(F.col("address.state")).alias("state"),
-        blank_as_null(F.col("address.country")).alias("country"),
+        or_unknown(full_name(F.col("firstName"), F.col("lastName"))).alias("customer_name"),
+        or_unknown(F.col("email")).alias("customer_email"),
+        or_unknown(F.col("address.city")).alias("city"),
+        or_unknown(F.col("address.state")).alias("state"),
+        or_unknown(F.col("address.country")).alias("country"),
         F.lit(True).alias("customer_known"),
     )
 
     def transform(lines: DataFrame) -> DataFrame:
-        return lines.join(lookup, on="customer_id", how="left").withColumn(
-            "customer_known", F.coalesce("customer_known", F.lit(False))
+        return lines.join(lookup, on="customer_id", how="left").withColumns(
+            {
+                "customer_known": F.coalesce("customer_known", F.lit(False)),
+                **_unknown_when_missing(CUSTOMER_DEFAULTED),
+            }
         )
 
     return transform
+
+
+def _unknown_when_missing(names: Sequence[str]) -> dict[str, Column]:
+    """`Unknown` for descriptive columns that a lookup join did not fill (its values are already defaulted)."""
+    return {name: F.coalesce(F.col(name), F.lit(UNKNOWN)) for name in names}
 
 
 def with_order_amounts(cost_ratio: Decimal) -> Callable[[DataFrame], DataFrame]:
     """revenue, cost_price (per unit) and profit, all DECIMAL(12,2) and exact."""
 
     def transform(lines: DataFrame) -> DataFrame:
-        return (
-            lines.withColumn("unit_price", money(F.col("unit_price")))
-            .withColumn("discount_percentage", F.col("discount_percentage").cast(PERCENT))
-            .withColumn("discounted_revenue", money(F.col("discounted_revenue")))
-            .withColumn("revenue", money(F.col("unit_price") * F.col("quantity")))
-            .withColumn("cost_price", unit_cost(F.col("unit_price"), cost_ratio))
-            .withColumn("profit", money((F.col("unit_price") - F.col("cost_price")) * F.col("quantity")))
+        unit_price = money(F.col("unit_price"))
+        cost_price = unit_cost(unit_price, cost_ratio)
+        return lines.withColumns(
+            {
+                "unit_price": unit_price,
+                "discount_percentage": F.col("discount_percentage").cast(PERCENT),
+                "discounted_revenue": money(F.col("discounted_revenue")),
+                "revenue": money(unit_price * F.col("quantity")),
+                "cost_price": cost_price,
+                "profit": money((unit_price - cost_price) * F.col("quantity")),
+            }
         )
 
     return transform
@@ -432,11 +457,12 @@ def with_order_attributes(default_status: str) -> Callable[[DataFrame], DataFram
     """order_date_copy (order_date inside the files) and order_status (the cart's status, else the default)."""
 
     def transform(lines: DataFrame) -> DataFrame:
-        return (
-            lines.withColumn("order_date_copy", F.col("order_date"))
-            .withColumn("order_status", F.coalesce(blank_as_null(F.col("cart_status")), F.lit(default_status)))
-            .drop("cart_status")
-        )
+        return lines.withColumns(
+            {
+                "order_date_copy": F.col("order_date"),
+                "order_status": F.coalesce(blank_as_null(F.col("cart_status")), F.lit(default_status)),
+            }
+        ).drop("cart_status")
 
     return transform
 
@@ -445,16 +471,9 @@ def with_run_metadata(ingested_at: datetime, run_id: str) -> Callable[[DataFrame
     """ingested_at (job start, UTC) and run_id."""
 
     def transform(lines: DataFrame) -> DataFrame:
-        return lines.withColumn("ingested_at", F.lit(ingested_at).cast("timestamp")).withColumn("run_id", F.lit(run_id))
+        return lines.withColumns({"ingested_at": F.lit(ingested_at).cast("timestamp"), "run_id": F.lit(run_id)})
 
     return transform
-
-
-def with_descriptive_defaults(lines: DataFrame) -> DataFrame:
-    """Blank or missing descriptive fields become `Unknown` (keys and the title are never defaulted)."""
-    for name in DEFAULTED_COLUMNS:
-        lines = lines.withColumn(name, or_unknown(F.col(name)))
-    return lines
 
 
 def with_order_id(lines: DataFrame) -> DataFrame:
@@ -506,28 +525,31 @@ def classify_orders(
     carts: DataFrame, products: DataFrame, users: DataFrame, args: JobArgs, ingested_at: datetime
 ) -> DataFrame:
     """The whole enrich + clean chain: one row per cart line with is_duplicate and reason."""
-    return classify_lines(prepare_lines(carts, args), products, users, args, ingested_at)
+    return classify_lines(prepare_lines(carts, args), latest_copies(carts), products, users, args, ingested_at)
 
 
 def prepare_lines(carts: DataFrame, args: JobArgs) -> DataFrame:
-    """The narrow cart lines with their order date: what main() sorts by order_date and caches."""
+    """The narrow cart lines with their order date (main() sorts them by it before the joins)."""
     return carts.transform(with_cart_lines).transform(with_order_date(args.ingest_date))
 
 
 def classify_lines(
-    lines: DataFrame, products: DataFrame, users: DataFrame, args: JobArgs, ingested_at: datetime
+    lines: DataFrame,
+    copies: DataFrame,
+    products: DataFrame,
+    users: DataFrame,
+    args: JobArgs,
+    ingested_at: datetime,
 ) -> DataFrame:
-    """classify_orders after prepare_lines (main() sorts and caches the lines in between)."""
+    """classify_orders after prepare_lines and latest_copies."""
     return (
-        lines.transform(with_duplicate_flag)
-        .transform(filter_lines)
+        lines.transform(with_duplicate_flag(copies))
         .transform(with_order_id)
         .transform(with_product_details(products))
         .transform(with_customer_details(users))
         .transform(with_order_amounts(args.cost_ratio))
         .transform(with_order_attributes(args.default_order_status))
         .transform(with_run_metadata(ingested_at, args.run_id))
-        .transform(with_descriptive_defaults)
         .transform(with_quarantine_reason)
     )
 
@@ -665,29 +687,32 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     carts = read_resource(spark, args.raw_path, "carts", args.ingest_date, CART_SCHEMA)
     products = read_resource(spark, args.raw_path, "products", args.ingest_date, PRODUCT_SCHEMA).cache()
     users = read_resource(spark, args.raw_path, "users", args.ingest_date, USER_SCHEMA).cache()
-    # The JSON is parsed once: the narrow exploded lines are cached, and everything after reads the cache.
-    # Sorted by order_date inside each partition, so the partitioned write needs no sort of its own.
-    lines = prepare_lines(carts, args).sortWithinPartitions("order_date").persist(StorageLevel.MEMORY_AND_DISK)
-    # Counted before the joins, so the final balance check catches a join fan-out or a lost row.
-    rows_read = lines.transform(filter_lines).count()
-    LOG.info("read %d cart lines", rows_read)
+    copies = latest_copies(carts)  # a scan of the cart ids only, before the main pass
 
-    # Not cached: caching the wide classified rows costs more than computing them twice (curated, quarantine).
-    classified = classify_lines(lines, products, users, args, ingested_at)
-    outcome = Observation("orders_job_outcome")
-    classified.observe(outcome, *outcome_metrics()).transform(filter_curated).write.mode("overwrite").partitionBy(
-        "order_date"
-    ).option("compression", "snappy").parquet(args.curated_path)
-    summary = summarize(outcome.get, args, int(rows_read))
-    LOG.info("wrote curated orders to %s", args.curated_path)
-    quarantined = classified.transform(filter_quarantined)
-    if not summary["rows_quarantined"]:
-        quarantined = quarantined.limit(0)  # an empty folder with the schema, without computing anything again
+    def classified(lines: DataFrame) -> DataFrame:
+        return classify_lines(lines, copies, products, users, args, ingested_at)
+
+    # One pass over the carts: parse, explode, classify and write, nothing cached. The narrow lines are sorted
+    # by order_date before the joins, so the partitioned write finds its rows in order and sorts nothing wide.
+    lines = prepare_lines(carts, args).sortWithinPartitions("order_date")
+    # Observed while the files are written: lines read (before the joins, so the balance check catches a join
+    # fan-out or a lost row) and the outcome of every line.
+    read, outcome = Observation("orders_job_read"), Observation("orders_job_outcome")
+    observed = classified(lines.observe(read, F.count(F.lit(1)).alias("rows"))).observe(outcome, *outcome_metrics())
+    observed.transform(filter_curated).write.mode("overwrite").partitionBy("order_date").option(
+        "compression", "snappy"
+    ).parquet(args.curated_path)
+    summary = summarize(outcome.get, args, int(read.get["rows"]))
+    LOG.info("wrote %d curated orders to %s", summary["rows_written"], args.curated_path)
+    if summary["rows_quarantined"]:  # a second pass, without the observations (they are taken once)
+        quarantined = classified(lines).transform(filter_quarantined)
+    else:  # an empty folder with the schema, without a second pass
+        quarantined = observed.transform(filter_quarantined).limit(0)
     quarantine_folder = f"{args.quarantine_path}/ingest_date={args.ingest_date.isoformat()}"
     quarantined.write.mode("overwrite").option("compression", "snappy").parquet(quarantine_folder)
     write_text(spark, args.summary_path, json.dumps(summary, indent=2))
     LOG.info("summary %s", json.dumps(summary))
-    for cached in (lines, products, users):
+    for cached in (products, users):
         cached.unpersist()
     if job is not None:
         job.commit()
