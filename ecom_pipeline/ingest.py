@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from ecom_pipeline.extract.client import DummyJsonClient, extract_records
-from ecom_pipeline.land import LandingResult, land_resource, make_s3_client
+from ecom_pipeline.extract.client import DummyJsonClient
+from ecom_pipeline.land import LandingResult, land_pages, make_s3_client
 from ecom_pipeline.settings import Settings
 
 
 def ingest_resource(settings: Settings, resource: str, run_id: str) -> LandingResult:
-    """Stream `resource` from the API into the raw zone for `settings.run_date`; return what was landed."""
+    """Stream `resource` from the API into the raw zone for `settings.run_date`; return what was landed.
+
+    Chunks of pages whose bytes are unchanged since the committed run of that day are reused, not landed again.
+    """
     s3_client = make_s3_client(settings.storage)
     with DummyJsonClient(settings.api) as client:
-        return land_resource(
-            extract_records(client, resource),
+        return land_pages(
+            client.page_stream(resource),
             s3_client=s3_client,
             storage=settings.storage,
-            resource=resource,
             ingest_date=settings.run_date,
             run_id=run_id,
-            source_url=f"{settings.api.base_url.rstrip('/')}/{resource}",
         )

@@ -1,4 +1,5 @@
-"""Landing in the raw zone (moto S3): parts, manifest as commit point, quarantine, no secrets, re-runs."""
+"""Landing in the raw zone (moto S3, real client over loopback HTTP): chunks of pages, manifest as commit point,
+quarantine, no secrets, re-runs."""
 
 from __future__ import annotations
 
@@ -6,19 +7,18 @@ import gzip
 import hashlib
 import json
 import re
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from land_support import DAY, FlipsTotal, ListSource, all_objects, api_settings, cart, land
 
 from ecom_pipeline.exceptions import LandingError, SourceError
-from ecom_pipeline.extract import DummyJsonClient, ExtractedRecord, extract_records, sanitize, validate_record
+from ecom_pipeline.extract import DummyJsonClient, sanitize
 from ecom_pipeline.land import (
     json_line,
-    land_resource,
     make_s3_client,
     new_run_id,
     read_landed_records,
@@ -26,10 +26,9 @@ from ecom_pipeline.land import (
     read_quarantined_records,
 )
 from ecom_pipeline.runtime.s3 import S3Emulator
-from ecom_pipeline.settings import RESOURCES, ApiSettings, StorageSettings
+from ecom_pipeline.settings import RESOURCES, StorageSettings
 from ecom_pipeline.source import ApiServer, DirectorySource
 
-DAY = date(2026, 6, 17)
 FORBIDDEN_KEYS = ("password", "ssn", "macAddress", "userAgent", "cardNumber", "iban", "wallet")
 
 
@@ -48,61 +47,62 @@ def s3(storage: StorageSettings) -> Any:
     return make_s3_client(storage)
 
 
+@pytest.fixture(scope="module")
+def real_api(dummyjson_dir: Path) -> Any:
+    with ApiServer(DirectorySource(dummyjson_dir)) as server:
+        yield server
+
+
 def source_records(dummyjson_dir: Path, resource: str) -> list[dict[str, Any]]:
     return json.loads((dummyjson_dir / f"{resource}.json").read_text(encoding="utf-8"))[resource]
 
 
-def extracted(resource: str, records: list[Any], page: int = 1) -> Iterator[ExtractedRecord]:
-    """What the extract stage yields for `records`, without the HTTP round trip."""
-    for record in records:
-        clean = sanitize(resource, record)
-        yield ExtractedRecord(resource, page, clean, validate_record(resource, clean))
-
-
-def land(s3: Any, storage: StorageSettings, resource: str, records: Any, run_id: str) -> Any:
-    return land_resource(
-        records,
-        s3_client=s3,
-        storage=storage,
-        resource=resource,
-        ingest_date=DAY,
-        run_id=run_id,
-        source_url=f"http://127.0.0.1:1/{resource}",
-    )
-
-
-def all_objects(s3: Any, bucket: str) -> dict[str, bytes]:
-    listing = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-    keys = [obj["Key"] for page in listing for obj in page.get("Contents", [])]
-    return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
-
-
-def test_parts_are_split_and_the_manifest_describes_them(
-    s3: Any, storage: StorageSettings, dummyjson_dir: Path
+def test_chunks_of_pages_become_parts_and_the_manifest_describes_them(
+    s3: Any, storage: StorageSettings, dummyjson_dir: Path, real_api: ApiServer
 ) -> None:
     users = source_records(dummyjson_dir, "users")
     run_id = "20260617T101500Z-ab12cd"
-    result = land(s3, storage, "users", extracted("users", users), run_id)
+    api = api_settings(real_api.url, page_size=25)  # 50 records a part -> 2 pages a chunk
+    result = land(s3, storage, api, "users", run_id)
 
     folder = "dummyjson/users/ingest_date=2026-06-17"
     assert result.parts == [f"{folder}/run_id={run_id}/part-{n:05d}.jsonl.gz" for n in range(5)]
     assert result.manifest_key == f"{folder}/_manifest.json"
     assert (result.records, result.quarantined, result.quarantine_parts) == (208, 0, [])
+    assert (result.reused_parts, result.reused_records) == (0, 0)
     objects = all_objects(s3, storage.raw_bucket)
     assert set(objects) == {*result.parts, result.manifest_key}
 
     manifest = json.loads(objects[result.manifest_key])
     assert manifest == read_manifest(s3, storage, "users", DAY)
-    assert {k: manifest[k] for k in ("resource", "ingest_date", "run_id", "record_count", "quarantine_count")} == {
+    keys = ("resource", "ingest_date", "run_id", "record_count", "quarantine_count", "page_size", "pages_per_part")
+    assert {k: manifest[k] for k in keys} == {
         "resource": "users",
         "ingest_date": "2026-06-17",
         "run_id": run_id,
         "record_count": 208,
         "quarantine_count": 0,
+        "page_size": 25,
+        "pages_per_part": 2,
     }
-    assert manifest["source_url"] == "http://127.0.0.1:1/users"
+    assert manifest["source_url"] == f"{real_api.url}/users"
+    assert manifest["source_total"] == 208
     assert manifest["started_at"] <= manifest["finished_at"]
-    assert [part["records"] for part in manifest["parts"]] == [50, 50, 50, 50, 8]
+    assert [(part["chunk"], part["records"]) for part in manifest["parts"]] == [
+        (0, 50), (1, 50), (2, 50), (3, 50), (4, 8),
+    ]  # fmt: skip
+    # Each chunk's source digest is over the sha256s of its pages' bodies, exactly as the API sent them.
+    with DummyJsonClient(api) as client:
+        page_digests = [hashlib.sha256(page.body).hexdigest() for page in client.iter_pages("users")]
+    assert manifest["chunks"] == [
+        {
+            "chunk": n,
+            "pages": [2 * n + 1, min(2 * n + 2, 9)],
+            "source_items": 50 if n < 4 else 8,
+            "source_sha256": hashlib.sha256("".join(page_digests[2 * n : 2 * n + 2]).encode()).hexdigest(),
+        }
+        for n in range(5)
+    ]
     lines: list[bytes] = []
     for part in manifest["parts"]:
         body = objects[f"{folder}/{part['file']}"]
@@ -116,18 +116,15 @@ def test_parts_are_split_and_the_manifest_describes_them(
     assert [json.loads(line) for line in lines] == [sanitize("users", user) for user in users]
     assert all(line == json_line(json.loads(line)).rstrip(b"\n") for line in lines)
     assert list(read_landed_records(s3, storage, "users", DAY)) == [sanitize("users", u) for u in users]
-    assert result.as_dict()["ingest_date"] == "2026-06-17"
+    assert json.loads(json.dumps(result.as_dict()))["ingest_date"] == "2026-06-17"
 
 
 def test_no_sensitive_field_or_value_is_stored(
-    s3: Any, storage: StorageSettings, dummyjson_dir: Path, s3_emulator: S3Emulator
+    s3: Any, storage: StorageSettings, dummyjson_dir: Path, real_api: ApiServer
 ) -> None:
-    source = DirectorySource(dummyjson_dir)
-    with ApiServer(source) as server:
-        api = ApiSettings(base_url=server.url, page_size=50, rate_limit_per_second=1000.0)
-        with DummyJsonClient(api) as client:
-            for resource in RESOURCES:
-                land(s3, storage, resource, extract_records(client, resource), new_run_id())
+    api = api_settings(real_api.url, page_size=50)
+    for resource in RESOURCES:
+        land(s3, storage, api, resource, new_run_id())
 
     secrets: set[str] = set()
     for user in source_records(dummyjson_dir, "users"):
@@ -142,7 +139,7 @@ def test_no_sensitive_field_or_value_is_stored(
         secrets |= {str(value) for value in (*user["bank"].values(), *user["crypto"].values())}
     assert len(secrets) > 1000
     objects = all_objects(s3, storage.raw_bucket)
-    assert len(objects) == 3 + 5 + 4 + 5  # manifests + users, products, carts parts of <= 50 records
+    assert len(objects) == 3 + 5 + 4 + 5  # manifests + users, products, carts parts of one 50-record page each
     text = "\n".join(
         (gzip.decompress(body) if key.endswith(".gz") else body).decode("utf-8") for key, body in objects.items()
     )
@@ -155,70 +152,103 @@ def test_no_sensitive_field_or_value_is_stored(
 
 
 def test_quarantined_records_go_to_their_own_parts(s3: Any, storage: StorageSettings) -> None:
-    line = {"id": 5, "title": "Lamp", "price": 20.5, "quantity": 1}
-    carts = [{"id": n, "userId": 1, "products": [{**line, "quantity": n % 3}], "password": "p"} for n in range(1, 61)]
-    records = [
-        *extracted("carts", carts),
-        ExtractedRecord("carts", 4, None, "record: expected an object, got str"),
-    ]
-    result = land(s3, storage, "carts", records, "20260617T000000Z-000001")
+    carts = [cart(n, n % 3) for n in range(1, 61)]
+    with ApiServer(ListSource(carts=[*carts, "not a cart"])) as server:
+        result = land(s3, storage, api_settings(server.url, page_size=100), "carts", "20260617T000000Z-000001")
 
     reason = "products.0.quantity: Input should be greater than or equal to 1"
     assert (result.records, result.quarantined) == (40, 21)
     assert result.quarantine_reasons == {reason: 20, "record: expected an object, got str": 1}
     manifest = read_manifest(s3, storage, "carts", DAY)
     assert manifest is not None
-    assert [(p["file"], p["records"]) for p in manifest["quarantine_parts"]] == [
-        ("run_id=20260617T000000Z-000001/quarantine-00000.jsonl.gz", 21)
+    assert [(p["file"], p["chunk"], p["records"]) for p in manifest["quarantine_parts"]] == [
+        ("run_id=20260617T000000Z-000001/quarantine-00000.jsonl.gz", 0, 21)
     ]
     assert manifest["quarantine_parts"][0]["reasons"] == result.quarantine_reasons
+    assert manifest["chunks"][0]["source_items"] == 61
     quarantined = list(read_quarantined_records(s3, storage, "carts", DAY))
     assert quarantined[0] == {"reason": reason, "page": 1, "record": sanitize("carts", carts[2])}
-    assert quarantined[-1] == {"reason": "record: expected an object, got str", "page": 4, "record": None}
+    assert quarantined[-1] == {"reason": "record: expected an object, got str", "page": 1, "record": None}
     assert [cart["id"] for cart in read_landed_records(s3, storage, "carts", DAY)] == [n for n in range(1, 61) if n % 3]
 
 
+def test_a_chunk_of_only_quarantined_records_has_no_record_part(s3: Any, storage: StorageSettings) -> None:
+    # Pages of 25, two pages a chunk: chunk 0 is all invalid, chunk 1 mixed, chunk 2 (one page) all invalid.
+    carts = [cart(n, 0 if n <= 50 or n > 100 or n % 2 else 1) for n in range(1, 126)]
+    with ApiServer(ListSource(carts=carts)) as server:
+        result = land(s3, storage, api_settings(server.url, page_size=25), "carts", "20260617T000000Z-000002")
+
+    manifest = read_manifest(s3, storage, "carts", DAY)
+    assert manifest is not None
+    assert [(c["chunk"], c["pages"], c["source_items"]) for c in manifest["chunks"]] == [
+        (0, [1, 2], 50), (1, [3, 4], 50), (2, [5, 5], 25),
+    ]  # fmt: skip
+    # Chunk 0 keeps its (empty) record part: a resource always has one, and chunk 0's depends on its source only.
+    assert [(p["file"].split("/")[1], p["chunk"], p["records"]) for p in manifest["parts"]] == [
+        ("part-00000.jsonl.gz", 0, 0),
+        ("part-00001.jsonl.gz", 1, 25),
+    ]
+    assert [(p["chunk"], p["records"]) for p in manifest["quarantine_parts"]] == [(0, 50), (1, 25), (2, 25)]
+    assert (result.records, result.quarantined) == (25, 100)
+    assert [c["id"] for c in read_landed_records(s3, storage, "carts", DAY)] == list(range(52, 101, 2))
+    assert [line["record"]["id"] for line in read_quarantined_records(s3, storage, "carts", DAY)][-26:] == [
+        99,
+        *range(101, 126),
+    ]
+
+
 def test_a_rerun_leaves_only_the_newest_run(s3: Any, storage: StorageSettings, dummyjson_dir: Path) -> None:
-    products = source_records(dummyjson_dir, "products")
-    first = land(s3, storage, "products", extracted("products", products), "20260617T080000Z-aaaaaa")
-    second = land(s3, storage, "products", extracted("products", products[:120]), "20260617T090000Z-bbbbbb")
+    source = ListSource(products=source_records(dummyjson_dir, "products"))
+    with ApiServer(source) as server:
+        api = api_settings(server.url, page_size=50)
+        first = land(s3, storage, api, "products", "20260617T080000Z-aaaaaa")
+        source.records["products"] = source.records["products"][:120]  # another total: nothing can be reused
+        second = land(s3, storage, api, "products", "20260617T090000Z-bbbbbb")
 
     keys = set(all_objects(s3, storage.raw_bucket))
     assert keys == {*second.parts, second.manifest_key}
     assert {key.split("/")[3] for key in second.parts} == {"run_id=20260617T090000Z-bbbbbb"}
     assert not keys & set(first.parts)
+    assert second.reused_parts == 0
     manifest = read_manifest(s3, storage, "products", DAY)
     assert manifest is not None and manifest["run_id"] == "20260617T090000Z-bbbbbb"
     assert [p["id"] for p in read_landed_records(s3, storage, "products", DAY)] == list(range(1, 121))
 
 
-def test_equal_content_gives_an_equal_checksum(s3: Any, storage: StorageSettings, dummyjson_dir: Path) -> None:
-    carts = source_records(dummyjson_dir, "carts")
-    first = land(s3, storage, "carts", extracted("carts", carts), "20260617T080000Z-aaaaaa")
-    second = land(s3, storage, "carts", extracted("carts", carts), "20260617T090000Z-bbbbbb")
-    third = land(s3, storage, "carts", extracted("carts", carts[1:]), "20260617T100000Z-cccccc")
-    assert first.content_sha256 == second.content_sha256 != third.content_sha256
+def test_equal_content_gives_an_equal_checksum(
+    s3: Any, storage: StorageSettings, dummyjson_dir: Path, real_api: ApiServer
+) -> None:
+    api = api_settings(real_api.url, page_size=20)
+    # Separate raw zones, so the second run lands everything again rather than reusing the first one's parts.
+    zones = [storage.model_copy(update={"raw_prefix": f"zone-{n}"}) for n in range(2)]
+    first, second = (land(s3, zone, api, "carts", new_run_id()) for zone in zones)
+    assert first.reused_parts == second.reused_parts == 0
+    assert first.content_sha256 == second.content_sha256
+    with ApiServer(ListSource(carts=source_records(dummyjson_dir, "carts")[1:])) as server:
+        third = land(s3, zones[0], api_settings(server.url, page_size=20), "carts", new_run_id())
+    assert third.content_sha256 != first.content_sha256
 
 
 def test_a_failed_run_keeps_the_committed_one(s3: Any, storage: StorageSettings, dummyjson_dir: Path) -> None:
     users = source_records(dummyjson_dir, "users")
-    committed = land(s3, storage, "users", extracted("users", users), "20260617T080000Z-aaaaaa")
-
-    def broken() -> Iterator[ExtractedRecord]:
-        yield from extracted("users", users[:120])  # two full parts get uploaded before the failure
-        raise SourceError("users", 4, "total", "changed from 208 to 209 during extraction")
-
-    with pytest.raises(SourceError, match="page 4"):
-        land(s3, storage, "users", broken(), "20260617T090000Z-bbbbbb")
+    source = FlipsTotal(flip_at=10**9, users=list(users))
+    with ApiServer(source) as server:
+        api = api_settings(server.url, page_size=25, concurrency=1)
+        committed = land(s3, storage, api, "users", "20260617T080000Z-aaaaaa")
+        # Chunk 0 changes (its part is uploaded again), chunk 1 is reused, then page 6 reports another total.
+        source.records["users"][0] = {**users[0], "age": 99}
+        source.flip_at = 100
+        with pytest.raises(SourceError, match=r"page 6, field 'total': changed from 208 to 209 during extraction"):
+            land(s3, storage, api, "users", "20260617T090000Z-bbbbbb")
     assert set(all_objects(s3, storage.raw_bucket)) == {*committed.parts, committed.manifest_key}
-    assert len(list(read_landed_records(s3, storage, "users", DAY))) == 208
+    assert list(read_landed_records(s3, storage, "users", DAY)) == [sanitize("users", u) for u in users]
 
 
-def test_s3_failures_become_landing_errors(s3_emulator: S3Emulator, dummyjson_dir: Path) -> None:
+def test_s3_failures_become_landing_errors(s3_emulator: S3Emulator, real_api: ApiServer) -> None:
     missing = StorageSettings(raw_bucket="no-such-bucket-for-landing", aws_endpoint_url=s3_emulator.endpoint_url)
-    users = source_records(dummyjson_dir, "users")[:3]
-    with pytest.raises(LandingError, match="landing users run r1 in s3://no-such-bucket-for-landing"):
-        land(make_s3_client(missing), missing, "users", extracted("users", users), "r1")
+    api = api_settings(real_api.url, page_size=100)
+    with pytest.raises(LandingError, match="s3://no-such-bucket-for-landing/dummyjson/users"):
+        land(make_s3_client(missing), missing, api, "users", "r1")
 
 
 def test_nothing_landed_reads_as_none_or_error(s3: Any, storage: StorageSettings) -> None:
@@ -228,9 +258,13 @@ def test_nothing_landed_reads_as_none_or_error(s3: Any, storage: StorageSettings
 
 
 def test_an_empty_resource_still_gets_one_part(s3: Any, storage: StorageSettings) -> None:
-    result = land(s3, storage, "carts", iter(()), "20260617T000000Z-000000")
+    with ApiServer(ListSource(carts=[])) as server:
+        result = land(s3, storage, api_settings(server.url, page_size=30), "carts", "20260617T000000Z-000000")
     assert len(result.parts) == 1 and result.records == 0
     assert list(read_landed_records(s3, storage, "carts", DAY)) == []
+    manifest = read_manifest(s3, storage, "carts", DAY)
+    assert manifest is not None
+    assert [(c["chunk"], c["pages"], c["source_items"]) for c in manifest["chunks"]] == [(0, [1, 1], 0)]
 
 
 def test_json_lines_keep_numbers_exact() -> None:

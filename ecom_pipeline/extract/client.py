@@ -1,17 +1,24 @@
-"""HTTP client for the DummyJSON API: pooled session, rate limit, one retry policy, concurrent paging."""
+"""HTTP client for the DummyJSON API: pooled session, rate limit, one retry policy, concurrent paging.
+
+Pages keep their raw body and its sha256; their JSON is parsed on first use, so a consumer that recognises a
+page it has landed before (by digest) never pays for parsing it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import cached_property
 from types import TracebackType
 from typing import Any
 
@@ -50,14 +57,41 @@ _TRANSIENT_IO_ERRORS = (
 
 @dataclass(frozen=True)
 class Page:
-    """One answer of `GET /<resource>?limit=&skip=`: its items in source order and the `total` it reported."""
+    """One answer of `GET /<resource>?limit=&skip=`: its raw body and sha256; the JSON is parsed on first use.
+
+    The body still holds the fields sanitizing drops (passwords, bank data, ...): it is never logged or written
+    anywhere; only one-way digests of it are stored (a chunk's `source_sha256` in the manifest).
+    """
 
     resource: str
     number: int
     skip: int
-    items: list[Any]
-    total: int
     url: str
+    body: bytes = field(repr=False)
+    sha256: str
+    content_type: str
+
+    @cached_property
+    def document(self) -> dict[str, Any]:
+        """The body as `{"<resource>": [...], "total": n, ...}`; SourceError (naming the field) when it is not."""
+        try:
+            document = json.loads(self.body.decode("utf-8"), parse_constant=_reject_constant)
+        except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+            snippet = self.body[:80].decode("utf-8", errors="replace")
+            problem = f"response is not JSON ({self.content_type}): {snippet!r}"
+            raise SourceError(self.resource, self.number, "body", problem) from error
+        _check_page_shape(self.resource, self.number, document)
+        return document
+
+    @property
+    def items(self) -> list[Any]:
+        """The page's items in source order."""
+        return self.document[self.resource]
+
+    @property
+    def total(self) -> int:
+        """The `total` the source reported with this page."""
+        return self.document["total"]
 
 
 @dataclass(frozen=True)
@@ -145,11 +179,11 @@ class DummyJsonClient:
         """The endpoint of one resource, e.g. `http://127.0.0.1:8000/carts`."""
         return f"{self.base_url}/{resource}"
 
-    def fetch_page(self, resource: str, skip: int, limit: int, page_number: int) -> dict[str, Any]:
-        """GET one page and return its checked JSON; transient failures are retried up to `max_attempts`.
+    def fetch_page(self, resource: str, skip: int, limit: int, page_number: int) -> Page:
+        """GET one page, keeping its body unparsed; transient failures are retried up to `max_attempts`.
 
         Raises:
-            SourceError: a 4xx answer, or a body that is not the expected JSON shape (not retried).
+            SourceError: a 4xx answer (not retried; a body of the wrong shape is reported when the page is read).
             TransientSourceError: still failing after `api.max_attempts` attempts.
         """
         url = f"{self.resource_url(resource)}?limit={limit}&skip={skip}"
@@ -161,13 +195,17 @@ class DummyJsonClient:
             reraise=True,
         )
         try:
-            return retrying(self._request_page, resource, url, page_number)
+            response = retrying(self._request_page, resource, url, page_number)
         except TransientSourceError as error:
             where = f"resource '{resource}', page {page_number}"
             message = f"{where}: gave up after {self.api.max_attempts} attempts: {error}"
             raise TransientSourceError(message, retry_after=error.retry_after) from error
+        body = response.content
+        content_type = response.headers.get("Content-Type", "no Content-Type")
+        logger.debug("fetched %s page %d: skip=%d, %d bytes", resource, page_number, skip, len(body))
+        return Page(resource, page_number, skip, url, body, hashlib.sha256(body).hexdigest(), content_type)
 
-    def _request_page(self, resource: str, url: str, page_number: int) -> dict[str, Any]:
+    def _request_page(self, resource: str, url: str, page_number: int) -> requests.Response:
         """One attempt: wait for the rate limiter, GET, classify the outcome."""
         self.rate_limiter.acquire()
         try:
@@ -180,15 +218,7 @@ class DummyJsonClient:
             raise TransientSourceError(f"HTTP {status} on {url}", retry_after=retry_after)
         if status != 200:
             raise SourceError(resource, page_number, None, f"HTTP {status} on {url}: {_message_of(response)}")
-        try:
-            document = json.loads(response.content.decode("utf-8"), parse_constant=_reject_constant)
-        except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
-            snippet = response.content[:80].decode("utf-8", errors="replace")
-            content_type = response.headers.get("Content-Type", "no Content-Type")
-            problem = f"response is not JSON ({content_type}): {snippet!r}"
-            raise SourceError(resource, page_number, "body", problem) from error
-        _check_page_shape(resource, page_number, document)
-        return document
+        return response
 
     def _log_retry(self, retry_state: RetryCallState) -> None:
         with self._retries_lock:
@@ -201,68 +231,122 @@ class DummyJsonClient:
             resource, page_number, wait, retry_state.attempt_number, self.api.max_attempts, error,
         )  # fmt: skip
 
-    def _page(self, resource: str, number: int, params: dict[str, Any]) -> Page:
-        document = self.fetch_page(resource, params["skip"], params["limit"], number)
-        url = f"{self.resource_url(resource)}?limit={params['limit']}&skip={params['skip']}"
-        page = Page(resource, number, params["skip"], document[resource], document["total"], url)
-        logger.debug("fetched %s page %d: skip=%d, %d items", resource, number, page.skip, len(page.items))
-        return page
+    def page_stream(self, resource: str) -> PageStream:
+        """The pages of `resource`, parsed only when read (fetches and parses the first page now)."""
+        return PageStream(self, resource)
 
     def iter_pages(self, resource: str) -> Iterator[Page]:
-        """Yield every page of `resource` in order: the first alone (to learn `total`), the rest concurrently.
+        """Yield every page of `resource` in order, parsed and checked, while the next ones are fetched.
 
-        At most `api.concurrency` requests are in flight and at most that many finished pages wait in memory,
-        so a million cart lines stream through. Raises SourceError when the items received differ from
+        Raises SourceError when a page has the wrong shape, `total` changes, or the items received differ from
         `total`.
         """
-        started, retries_before = time.monotonic(), self._retries
-        paginator = OffsetPaginator(self.api.page_size)
-        params: dict[str, Any] = {}
-        paginator.init_request(params)
-        first = self._page(resource, 1, params)
-        expected_total, received, pages = first.total, len(first.items), 1
-        paginator.update_state({"total": first.total}, first.items)
-        yield first
+        pages = self.page_stream(resource)
+        for page in pages:
+            pages.count(page)
+            yield page
+        pages.finish()
 
+
+class PageStream:
+    """Every page of one resource in order: the first is parsed at once (to learn `total`), the rest when read.
+
+    At most `api.concurrency` requests are in flight and at most that many fetched pages wait, so a million cart
+    lines stream through. The consumer hands every page back once, in order: `count(page)` parses it and checks
+    that it continues the walk, `count_known(pages, items)` accounts for pages byte-identical to pages an earlier
+    run checked without parsing them, and `finish()` checks that the items counted equal `total`.
+    """
+
+    def __init__(self, client: DummyJsonClient, resource: str) -> None:
+        self.client, self.resource = client, resource
+        self.url, self.page_size = client.resource_url(resource), client.api.page_size
+        self._started, self._retries_before = time.monotonic(), client.retries
+        self._paginator = OffsetPaginator(self.page_size)
+        params: dict[str, Any] = {}
+        self._paginator.init_request(params)
+        self.first = client.fetch_page(resource, params["skip"], params["limit"], 1)
+        self.total = self.first.total
+        self._received = self._pages = 0
+        self._next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
+        self._advance(self.first, self.first.items)  # sets the plan: `total`, and the page size the server keeps
+
+    def __iter__(self) -> Iterator[Page]:
+        """Yield the first page, then the planned ones; stop early once the pages counted reach the end."""
+        yield self.first
+        concurrency = self.client.api.concurrency
+        planned, numbers = self._paginator.planned_requests(), itertools.count(2)
         window: deque[Future[Page]] = deque()
-        planned = paginator.planned_requests()
-        next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
-        pool = ThreadPoolExecutor(max_workers=self.api.concurrency, thread_name_prefix=f"extract-{resource}")
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"extract-{self.resource}")
         try:
 
             def refill() -> None:
-                while len(window) < self.api.concurrency and (next_params := next(planned, None)) is not None:
-                    window.append(pool.submit(self._page, resource, pages + len(window) + 1, next_params))
+                while len(window) < concurrency and (params := next(planned, None)) is not None:
+                    fetch = (self.resource, params["skip"], params["limit"], next(numbers))
+                    window.append(pool.submit(self.client.fetch_page, *fetch))
 
             refill()
-            while paginator.has_next_page and window:
+            while self._paginator.has_next_page and window:
                 page = window.popleft().result()
-                if page.total != expected_total:
-                    problem = f"changed from {expected_total} to {page.total} during extraction"
-                    raise SourceError(resource, page.number, "total", problem)
-                if page.skip != paginator.skip:
-                    problem = f"an earlier page came back short: expected skip {paginator.skip}, got {page.skip}"
-                    raise SourceError(resource, page.number, resource, problem)
-                paginator.update_state({"total": page.total}, page.items)
-                received, pages = received + len(page.items), pages + 1
-                if time.monotonic() >= next_progress:  # long extractions show progress, not silence
-                    next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
-                    share = received / expected_total if expected_total else 1.0
-                    logger.info(
-                        "%s: %d/%d items (%.0f%%), %d pages", resource, received, expected_total, 100 * share, pages
-                    )
-                refill()  # keep the workers busy while the caller handles this page
+                refill()  # keep the workers busy while the consumer handles this page
                 yield page
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-        if received != expected_total:
-            problem = f"received {received} items in {pages} pages, but the source reported {expected_total}"
-            raise SourceError(resource, None, "total", problem)
+    def count(self, page: Page) -> None:
+        """Parse `page` and check that it continues the walk: the same `total`, starting where the last one ended."""
+        if page is self.first:
+            return  # counted when the stream opened
+        if page.total != self.total:
+            problem = f"changed from {self.total} to {page.total} during extraction"
+            raise SourceError(self.resource, page.number, "total", problem)
+        self._advance(page, page.items)
+
+    def count_known(self, pages: Sequence[Page], items: int) -> bool:
+        """Count `pages` unparsed when they held `items` items as full pages do; False (nothing counted) if not.
+
+        For pages byte-identical to pages an earlier run parsed and checked: there every page but the last was
+        full, so only how many items they held is needed. On False, parse and `count` them instead.
+        """
+        held = [len(page.items) if page is self.first else self._full_page_items(page) for page in pages]
+        if sum(held) != items:
+            return False
+        for page, page_items in zip(pages, held, strict=True):
+            if page is not self.first:
+                self._advance(page, [None] * page_items)  # the paginator reads only how many items a page held
+        return True
+
+    def finish(self) -> None:
+        """Raise SourceError unless the pages counted held `total` items; log what was extracted."""
+        if self._received != self.total:
+            problem = f"received {self._received} items in {self._pages} pages, but the source reported {self.total}"
+            raise SourceError(self.resource, None, "total", problem)
         logger.info(
-            "extracted %s: %d items in %d pages, %d retries, %.2fs",
-            resource, received, pages, self._retries - retries_before, time.monotonic() - started,
+            "extracted %s: %d items in %d pages, %d retries, %.2fs", self.resource, self._received, self._pages,
+            self.client.retries - self._retries_before, time.monotonic() - self._started,
         )  # fmt: skip
+
+    def _full_page_items(self, page: Page) -> int:
+        """Items `page` holds when full: the page size the server keeps, or what is left of `total`."""
+        return min(self._paginator.limit or self.total, self.total - page.skip)
+
+    def _advance(self, page: Page, items: list[Any]) -> None:
+        """Check that `page` starts where the previous page ended, then move the walk past its items."""
+        if page.skip != self._paginator.skip:
+            problem = f"an earlier page came back short: expected skip {self._paginator.skip}, got {page.skip}"
+            raise SourceError(self.resource, page.number, self.resource, problem)
+        self._paginator.update_state({"total": self.total}, items)
+        self._received, self._pages = self._received + len(items), self._pages + 1
+        if time.monotonic() >= self._next_progress:  # long extractions show progress, not silence
+            self._next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
+            share = self._received / self.total if self.total else 1.0
+            logger.info(
+                "%s: %d/%d items (%.0f%%), %d pages",
+                self.resource,
+                self._received,
+                self.total,
+                100 * share,
+                self._pages,
+            )
 
 
 def _message_of(response: requests.Response) -> str:
@@ -292,19 +376,23 @@ def _check_page_shape(resource: str, page_number: int, document: Any) -> None:
         raise SourceError(resource, page_number, resource, problem)
 
 
+def page_records(page: Page) -> Iterator[ExtractedRecord]:
+    """Yield the items of one page sanitized, flagged with a reason when they break a rule (order kept)."""
+    for item in page.items:
+        if not isinstance(item, dict):
+            # The item itself is not stored: it could be anything, and there are no fields to allow-list.
+            reason = f"record: expected an object, got {type(item).__name__}"
+            yield ExtractedRecord(page.resource, page.number, None, reason)
+            continue
+        record = sanitize(page.resource, item)
+        yield ExtractedRecord(page.resource, page.number, record, validate_record(page.resource, record))
+
+
 def extract_records(client: DummyJsonClient, resource: str) -> Iterator[ExtractedRecord]:
     """Yield every item of `resource` sanitized, flagged with a reason when it breaks a rule (order kept)."""
     valid = quarantined = 0
     for page in client.iter_pages(resource):
-        for item in page.items:
-            if not isinstance(item, dict):
-                # The item itself is not stored: it could be anything, and there are no fields to allow-list.
-                reason = f"record: expected an object, got {type(item).__name__}"
-                yield ExtractedRecord(resource, page.number, None, reason)
-                quarantined += 1
-                continue
-            record = sanitize(resource, item)
-            reason = validate_record(resource, record)
-            valid, quarantined = (valid + 1, quarantined) if reason is None else (valid, quarantined + 1)
-            yield ExtractedRecord(resource, page.number, record, reason)
+        for record in page_records(page):
+            valid, quarantined = (valid, quarantined + 1) if record.quarantined else (valid + 1, quarantined)
+            yield record
     logger.info("validated %s: %d valid, %d quarantined", resource, valid, quarantined)

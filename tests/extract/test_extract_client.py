@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import threading
@@ -18,7 +19,7 @@ import pytest
 
 from ecom_pipeline.exceptions import SourceError, TransientSourceError
 from ecom_pipeline.extract import DummyJsonClient, extract_records, sanitize
-from ecom_pipeline.land import land_resource, make_s3_client, read_landed_records
+from ecom_pipeline.land import land_pages, make_s3_client, read_landed_records
 from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import RESOURCES, ApiSettings, StorageSettings
 from ecom_pipeline.source import ApiServer, DirectorySource, FaultPlan
@@ -98,14 +99,12 @@ def test_faults_are_retried_and_the_landed_data_matches_a_clean_run(
             DummyJsonClient(api(server.url, **options)) as client,
         ):
             results = [
-                land_resource(
-                    extract_records(client, resource),
+                land_pages(
+                    client.page_stream(resource),
                     s3_client=s3,
                     storage=storage,
-                    resource=resource,
                     ingest_date=ingest_date,
                     run_id=f"20260617T000000Z-{run}",
-                    source_url=client.resource_url(resource),
                 )
                 for resource in RESOURCES
             ]
@@ -298,7 +297,7 @@ def test_retry_after_is_honoured(scripted: Callable[[dict[str, Route]], Scripted
 
     server = scripted({"/carts": route})
     with DummyJsonClient(api(server.url, backoff_initial_seconds=0.001)) as client:
-        assert client.fetch_page("carts", 0, 30, 1)["total"] == 0
+        assert client.fetch_page("carts", 0, 30, 1).total == 0
     (first, _), (second, _) = server.requests
     assert second - first >= 0.4  # exponential backoff alone would have waited ~1 ms
 
@@ -314,6 +313,43 @@ def test_a_total_the_items_do_not_reach_fails(scripted: Callable[[dict[str, Rout
         list(client.iter_pages("products"))
     assert (caught.value.resource, caught.value.field) == ("products", "total")
     assert "received 4 items in 3 pages, but the source reported 6" in str(caught.value)
+
+
+def test_a_page_is_parsed_only_when_read(scripted: Callable[[dict[str, Route]], ScriptedServer]) -> None:
+    server = scripted({"/users": second_page_is(HTML, "users")})
+    with DummyJsonClient(api(server.url, page_size=2)) as client:
+        pages = client.page_stream("users")
+        first, second = list(pages)  # the second body is not JSON, and nothing has read it yet
+        assert (first.total, pages.total) == (4, 4)
+        assert second.body == HTML[2]  # byte for byte as the server sent it
+        assert second.sha256 == hashlib.sha256(HTML[2]).hexdigest()
+        assert HTML[2] not in repr(second).encode()
+        with pytest.raises(SourceError, match=r"page 2, field 'body': response is not JSON \(text/html\)"):
+            pages.count(second)
+
+
+def test_pages_known_from_an_earlier_run_are_counted_unparsed(
+    scripted: Callable[[dict[str, Route]], ScriptedServer],
+) -> None:
+    def route(count: int, query: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+        if query.get("skip") == ["0"]:
+            return json_answer({"products": [{"id": 1}, {"id": 2}], "total": 6})
+        return HTML  # pages 2 and 3 would fail if anything parsed them
+
+    server = scripted({"/products": route})
+    with DummyJsonClient(api(server.url, page_size=2)) as client:
+        pages = client.page_stream("products")
+        held = list(pages)
+        assert [page.number for page in held] == [1, 2, 3]
+        assert not pages.count_known(held, 5)  # three full pages hold six items: nothing is counted
+        assert pages.count_known(held, 6)
+        pages.finish()
+
+        pages = client.page_stream("products")
+        held = list(pages)
+        assert pages.count_known(held[:2], 4)
+        with pytest.raises(SourceError, match="received 4 items in 2 pages, but the source reported 6"):
+            pages.finish()
 
 
 def test_invalid_records_are_quarantined_with_reasons(
