@@ -6,7 +6,7 @@ import os
 import platform
 from typing import Any
 
-STAGE_ORDER = ("fetch", "ingest", "transform", "transform-duckdb", "flow", "flow-rerun")
+STAGE_ORDER = ("fetch", "ingest", "ingest-rerun", "transform", "transform-duckdb", "flow", "flow-rerun")
 
 
 def machine() -> dict[str, Any]:
@@ -69,7 +69,9 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     targets.append(_target("peak request rate at the API", peak, "<=", fetch["rate_limit_per_second"], "req/s"))
     memory = results["ingest_memory"]
     ingest_rss = stages["ingest"]["peak_rss_mb"]
-    targets.append(_target(f"ingestion peak RSS at {label}", ingest_rss, "<=", 400.0, "MB"))
+    # A re-run holds one chunk of raw pages while it checks them: its peak counts too.
+    peak = max(ingest_rss, stages.get("ingest-rerun", {}).get("peak_rss_mb", 0.0))
+    targets.append(_target(f"ingestion peak RSS at {label} (first run and re-run)", peak, "<=", 400.0, "MB"))
     ratio = round(memory["peak_rss_mb"] / ingest_rss, 3)
     targets.append(_target(f"ingestion RSS at {size_label(memory['cart_lines'])} / at {label}", ratio, "<=", 1.25, "x"))
     if "flow" in stages:

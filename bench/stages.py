@@ -54,7 +54,12 @@ def ingest(params: dict[str, Any]) -> dict[str, Any]:
     for resource in params["resources"]:
         result = ingest_resource(settings, resource, run_id)
         rows += result.records
-        landed[resource] = {"records": result.records, "bytes": result.bytes, "parts": len(result.parts)}
+        landed[resource] = {
+            "records": result.records,
+            "bytes": result.bytes,
+            "parts": len(result.parts),
+            "reused_parts": result.reused_parts,
+        }
     return {"rows": rows, "seconds": time.monotonic() - started, "landed": landed, "run_id": run_id}
 
 

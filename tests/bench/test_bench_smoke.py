@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STAGES = {"fetch", "ingest", "transform", "transform-duckdb", "flow", "flow-rerun"}
+STAGES = {"fetch", "ingest", "ingest-rerun", "transform", "transform-duckdb", "flow", "flow-rerun"}
 TARGETS = (
     "Spark job process / DuckDB process",
     "Spark and DuckDB results equal",
@@ -47,6 +47,9 @@ def test_bench_at_10k_measures_every_stage_and_prints_every_target(tmp_path: Pat
     assert stages["transform"]["rows"] == stages["transform-duckdb"]["rows"] == results["sizes"]["10k"]["cart_lines"]
     assert stages["transform"]["results_match_duckdb"] is True
     assert stages["flow-rerun"]["transform_reused"] is True
+    assert stages["flow-rerun"]["load_skipped"] is True
+    assert stages["ingest-rerun"]["rows"] == stages["ingest"]["rows"]
+    assert stages["ingest-rerun"]["reused_parts"] >= 3  # every part of users, products and carts
     fetch = results["fetch_concurrency"]
     assert fetch["fetch-c8"]["rows"] == fetch["fetch-c1"]["rows"] == 40 * 100
     assert fetch["fetch-c1"]["requests"] == fetch["pages"] == 40
