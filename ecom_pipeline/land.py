@@ -138,6 +138,48 @@ class _Part:
         return self._buffer.getvalue()
 
 
+class _IdOrder:
+    """First and last id of a chunk's records, and whether every id was larger than the one before.
+
+    Strictly increasing ids, chunk after chunk, prove that no record is landed twice: the Spark job then skips
+    its duplicate scan (`ids_strictly_increasing` in docs/architecture.md). O(1) memory, one comparison a record.
+    """
+
+    def __init__(self) -> None:
+        self.first: int | None = None
+        self.last: int | None = None
+        self.increasing = True
+
+    def add(self, record_id: int) -> None:
+        """Note the id of the next record landed."""
+        if self.last is not None and record_id <= self.last:
+            self.increasing = False
+        if self.first is None:
+            self.first = record_id
+        self.last = record_id
+
+    def as_dict(self) -> dict[str, Any]:
+        """The chunk entry's fields."""
+        return {"first_id": self.first, "last_id": self.last, "ids_increasing": self.increasing}
+
+
+def ids_strictly_increasing(chunks: list[dict[str, Any]]) -> bool:
+    """True when the records' ids increase strictly in landing order over all chunks (so none repeats).
+
+    False when a chunk lacks the fields (landed before they existed) or any id is not above the one before.
+    """
+    previous_last: int | None = None
+    for chunk in chunks:
+        if not chunk.get("ids_increasing", False) or "first_id" not in chunk:
+            return False
+        if chunk["first_id"] is None:
+            continue  # no valid record in this chunk
+        if previous_last is not None and chunk["first_id"] <= previous_last:
+            return False
+        previous_last = chunk["last_id"]
+    return True
+
+
 @dataclass(frozen=True)
 class _LandedChunk:
     """A chunk of the committed run: its `chunks` entry and the entries of the parts landed from it."""
@@ -171,6 +213,7 @@ class _RunWriter:
         numbers: list[int] = []
         digests: list[str] = []
         items = 0
+        ids = _IdOrder()
         for page in pages:
             stream.count(page)
             numbers.append(page.number)
@@ -179,6 +222,7 @@ class _RunWriter:
             for item in page_records(page):
                 if item.reason is None:
                     part.add(json_line(item.record))
+                    ids.add(item.record["id"])  # type: ignore[index]  # a valid record has an id
                 else:
                     quarantined = {"reason": item.reason, "page": item.page, "record": item.record}
                     quarantine.add(json_line(quarantined), item.reason)
@@ -188,6 +232,7 @@ class _RunWriter:
                 "pages": [numbers[0], numbers[-1]],
                 "source_items": items,
                 "source_sha256": _source_sha256(digests),
+                **ids.as_dict(),
             }
         )
         # Chunk 0 always has a record part, so readers (Spark) never face a run without files; it depends on the
@@ -254,6 +299,7 @@ def land_pages(
             "page_size": pages.page_size,
             "pages_per_part": per_part,
             "source_total": pages.total,
+            "ids_strictly_increasing": ids_strictly_increasing(run.chunks),
             "chunks": run.chunks,
             "parts": run.parts,
             "quarantine_parts": run.quarantine_parts,

@@ -342,13 +342,16 @@ def latest_copies(carts: DataFrame) -> DataFrame:
     )
 
 
-def with_duplicate_flag(copies: DataFrame) -> Callable[[DataFrame], DataFrame]:
+def with_duplicate_flag(copies: DataFrame | None) -> Callable[[DataFrame], DataFrame]:
     """is_duplicate: true for the lines of every copy of a cart id but the one landed last (see latest_copies).
 
-    `copies` is small and broadcast, so the lines are never shuffled or sorted for it.
+    `copies` is small and broadcast, so the lines are never shuffled or sorted for it. None when the landing
+    proved every cart id unique: then no line is a duplicate.
     """
 
     def transform(lines: DataFrame) -> DataFrame:
+        if copies is None:
+            return lines.withColumn("is_duplicate", F.lit(False))
         record = F.struct("source_part", "source_position")
         return (
             lines.join(F.broadcast(copies), on="cart_id", how="left")
@@ -360,12 +363,13 @@ def with_duplicate_flag(copies: DataFrame) -> Callable[[DataFrame], DataFrame]:
 
 
 def with_product_details(products: DataFrame) -> Callable[[DataFrame], DataFrame]:
-    """Join the latest product record: title (fallback: the line's title), category, brand, product_known.
+    """Join the product record (one per id: see latest_records): title (fallback: the line's title), category,
+    brand, product_known.
 
     The descriptive defaults are applied to the small lookup, not to every line; a line without a product gets
     `Unknown` from the join's miss (and is quarantined as unknown_product).
     """
-    lookup = products.transform(filter_latest_by("id")).select(
+    lookup = products.select(
         F.col("id").alias("product_id"),
         blank_as_null(F.col("title")).alias("_product_title"),
         or_unknown(F.col("category")).alias("category"),
@@ -387,8 +391,9 @@ def with_product_details(products: DataFrame) -> Callable[[DataFrame], DataFrame
 
 
 def with_customer_details(users: DataFrame) -> Callable[[DataFrame], DataFrame]:
-    """Join the latest user record: customer_name, customer_email, city, state, country, customer_known."""
-    lookup = users.transform(filter_latest_by("id")).select(
+    """Join the user record (one per id: see latest_records): customer_name, customer_email, city, state, country,
+    customer_known."""
+    lookup = users.select(
         F.col("id").alias("customer_id"),
         or_unknown(full_name(F.col("firstName"), F.col("lastName"))).alias("customer_name"),
         or_unknown(F.col("email")).alias("customer_email"),
@@ -525,7 +530,13 @@ def classify_orders(
     carts: DataFrame, products: DataFrame, users: DataFrame, args: JobArgs, ingested_at: datetime
 ) -> DataFrame:
     """The whole enrich + clean chain: one row per cart line with is_duplicate and reason."""
-    return classify_lines(prepare_lines(carts, args), latest_copies(carts), products, users, args, ingested_at)
+    copies, latest_products, latest_users = latest_copies(carts), latest_records(products), latest_records(users)
+    return classify_lines(prepare_lines(carts, args), copies, latest_products, latest_users, args, ingested_at)
+
+
+def latest_records(records: DataFrame, ids_unique: bool = False) -> DataFrame:
+    """One record per non-null id, the one landed last; a filter only, when the landing proved the ids unique."""
+    return records.where(F.col("id").isNotNull()) if ids_unique else records.transform(filter_latest_by("id"))
 
 
 def prepare_lines(carts: DataFrame, args: JobArgs) -> DataFrame:
@@ -535,7 +546,7 @@ def prepare_lines(carts: DataFrame, args: JobArgs) -> DataFrame:
 
 def classify_lines(
     lines: DataFrame,
-    copies: DataFrame,
+    copies: DataFrame | None,
     products: DataFrame,
     users: DataFrame,
     args: JobArgs,
@@ -580,15 +591,12 @@ def read_manifest(spark: SparkSession, raw_path: str, resource: str, ingest_date
     return {**manifest, "part_paths": files}
 
 
-def read_resource(
-    spark: SparkSession, raw_path: str, resource: str, ingest_date: date, schema: StructType
-) -> DataFrame:
-    """The parts the manifest lists, with the explicit schema and read order columns.
+def read_parts(spark: SparkSession, paths: Sequence[str], schema: StructType) -> DataFrame:
+    """The parts at `paths` (manifest order), with the explicit schema and the read order columns.
 
     FAILFAST: a malformed line fails the job loudly instead of becoming a silently dropped null row
     (land already validated every record, so this means corruption).
     """
-    paths = read_manifest(spark, raw_path, resource, ingest_date)["part_paths"]
     if not paths:
         return spark.createDataFrame([], schema).transform(with_source_order([]))
     return spark.read.json(paths, schema=schema, mode="FAILFAST").transform(with_source_order(paths))
@@ -684,10 +692,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         spark.conf.set("spark.sql.shuffle.partitions", str(args.shuffle_partitions))
     LOG.info("run %s: ingest_date=%s raw=%s", args.run_id, args.ingest_date, args.raw_path)
 
-    carts = read_resource(spark, args.raw_path, "carts", args.ingest_date, CART_SCHEMA)
-    products = read_resource(spark, args.raw_path, "products", args.ingest_date, PRODUCT_SCHEMA).cache()
-    users = read_resource(spark, args.raw_path, "users", args.ingest_date, USER_SCHEMA).cache()
-    copies = latest_copies(carts)  # a scan of the cart ids only, before the main pass
+    # Repeated records are found (a scan of the cart ids before the main pass, a window over products and users)
+    # unless the landing proved there are none: ids strictly increasing in landing order (docs/architecture.md).
+    frames, unique = {}, {}
+    for resource, schema in (("carts", CART_SCHEMA), ("products", PRODUCT_SCHEMA), ("users", USER_SCHEMA)):
+        manifest = read_manifest(spark, args.raw_path, resource, args.ingest_date)
+        frames[resource] = read_parts(spark, manifest["part_paths"], schema)
+        unique[resource] = manifest.get("ids_strictly_increasing") is True
+    LOG.info("ids proven unique by the landing (no duplicate search): %s", unique)
+    carts = frames["carts"]
+    copies = None if unique["carts"] else latest_copies(carts)
+    products = latest_records(frames["products"], unique["products"]).cache()
+    users = latest_records(frames["users"], unique["users"]).cache()
 
     def classified(lines: DataFrame) -> DataFrame:
         return classify_lines(lines, copies, products, users, args, ingested_at)

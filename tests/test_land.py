@@ -100,9 +100,13 @@ def test_chunks_of_pages_become_parts_and_the_manifest_describes_them(
             "pages": [2 * n + 1, min(2 * n + 2, 9)],
             "source_items": 50 if n < 4 else 8,
             "source_sha256": hashlib.sha256("".join(page_digests[2 * n : 2 * n + 2]).encode()).hexdigest(),
+            "first_id": 50 * n + 1,  # users are paged in id order, so the landing proves the ids unique
+            "last_id": min(50 * n + 50, 208),
+            "ids_increasing": True,
         }
         for n in range(5)
     ]
+    assert manifest["ids_strictly_increasing"] is True
     lines: list[bytes] = []
     for part in manifest["parts"]:
         body = objects[f"{folder}/{part['file']}"]

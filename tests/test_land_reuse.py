@@ -20,7 +20,13 @@ import ecom_pipeline.extract.client as client_module
 from ecom_pipeline.exceptions import SourceError
 from ecom_pipeline.extract import sanitize
 from ecom_pipeline.ingest import ingest_resource
-from ecom_pipeline.land import make_s3_client, read_landed_records, read_manifest, read_quarantined_records
+from ecom_pipeline.land import (
+    ids_strictly_increasing,
+    make_s3_client,
+    read_landed_records,
+    read_manifest,
+    read_quarantined_records,
+)
 from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import Settings, StorageSettings
 from ecom_pipeline.source import ApiServer
@@ -279,3 +285,41 @@ def test_a_chunk_whose_item_count_does_not_fit_is_landed_again(
     assert manifest_of(s3, storage)["parts"][1]["file"] == f"run_id={SECOND}/part-00001.jsonl.gz"
     assert manifest_of(s3, storage)["chunks"][1]["source_items"] == 50
     assert list(read_landed_records(s3, storage, "carts", DAY)) == [sanitize("carts", c) for c in carts]
+
+
+def test_the_manifest_proves_ids_unique_only_when_they_increase_in_landing_order(
+    s3: Any, storage: StorageSettings, server: ApiServer, source: ListSource, carts: list[dict[str, Any]]
+) -> None:
+    api = api_settings(server.url, page_size=10)
+    land(s3, storage, api, "carts", FIRST)
+    manifest = manifest_of(s3, storage)
+    assert manifest["ids_strictly_increasing"] is True  # DummyJSON pages carts in id order
+    assert [(chunk["first_id"], chunk["last_id"]) for chunk in manifest["chunks"]] == [
+        (1, 50), (51, 100), (101, 150), (151, 200), (201, 208),
+    ]  # fmt: skip
+
+    # The source shifts while it is paged and delivers cart 120 again in chunk 3: the proof fails, and a reused
+    # chunk keeps its own fields, so the whole-run flag is recomputed across old and new chunks.
+    source.records["carts"] = [*carts[:160], carts[119], *carts[161:]]
+    land(s3, storage, api, "carts", SECOND)
+    manifest = manifest_of(s3, storage)
+    assert manifest["ids_strictly_increasing"] is False
+    assert [chunk["ids_increasing"] for chunk in manifest["chunks"]] == [True, True, True, False, True]
+
+
+@pytest.mark.parametrize(
+    ("chunks", "unique"),
+    [
+        ([{"first_id": 1, "last_id": 5, "ids_increasing": True}, {"first_id": 6, "last_id": 9, "ids_increasing": True}],
+         True),
+        ([{"first_id": 1, "last_id": 5, "ids_increasing": True}, {"first_id": None, "last_id": None,
+          "ids_increasing": True}, {"first_id": 6, "last_id": 6, "ids_increasing": True}], True),
+        ([{"first_id": 1, "last_id": 5, "ids_increasing": True}, {"first_id": 5, "last_id": 9, "ids_increasing": True}],
+         False),
+        ([{"first_id": 1, "last_id": 5, "ids_increasing": False}], False),
+        ([{"chunk": 0, "pages": [1, 1]}], False),  # landed before the fields existed: nothing is proven
+    ],
+    ids=["increasing", "empty-chunk-between", "overlap-between-chunks", "inside-a-chunk", "no-fields"],
+)  # fmt: skip
+def test_ids_strictly_increasing(chunks: list[dict[str, Any]], unique: bool) -> None:
+    assert ids_strictly_increasing(chunks) is unique

@@ -112,3 +112,28 @@ def test_latest_copy_follows_the_manifest_order_not_the_file_names(
     reversed_order = {**manifest, "parts": [{**second, "file": moved}, first]}
     (folder / "_manifest.json").write_text(json.dumps(reversed_order))
     assert run_main(job_paths)["revenue_written"] == "119.96"  # listed first now: the other copy wins
+
+
+def test_ids_the_landing_proved_unique_skip_the_duplicate_search(
+    spark: SparkSession,
+    job_paths: dict[str, str],
+    land_raw_local: Callable[..., str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    land_raw_local("carts", INGEST_DATE, CARTS[:3])  # no repeated cart this time
+    for resource in ("users", "products", "carts"):  # flagged as the landing flags ids strictly increasing
+        manifest_file = tmp_path / "raw" / resource / f"ingest_date={INGEST_DATE.isoformat()}" / "_manifest.json"
+        manifest_file.write_text(json.dumps({**json.loads(manifest_file.read_text()), "ids_strictly_increasing": True}))
+
+    def not_searched(*_args: Any) -> None:
+        raise AssertionError("the duplicate search ran although the landing proved the ids unique")
+
+    monkeypatch.setattr(job, "latest_copies", not_searched)
+    monkeypatch.setattr(job, "filter_latest_by", not_searched)
+
+    summary = run_main(job_paths)
+
+    assert (summary["rows_read"], summary["rows_written"], summary["duplicates_removed"]) == (3, 1, 0)
+    assert summary["quarantined_by_reason"] == {"invalid_quantity": 1, "unknown_customer": 1}
+    assert summary["revenue_written"] == "119.96"  # 29.99 × 4: the only copy of cart 1
