@@ -702,8 +702,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     LOG.info("ids proven unique by the landing (no duplicate search): %s", unique)
     carts = frames["carts"]
     copies = None if unique["carts"] else latest_copies(carts)
-    products = latest_records(frames["products"], unique["products"]).cache()
-    users = latest_records(frames["users"], unique["users"]).cache()
+    products = latest_records(frames["products"], unique["products"])  # small: broadcast, not cached
+    users = latest_records(frames["users"], unique["users"])
 
     def classified(lines: DataFrame) -> DataFrame:
         return classify_lines(lines, copies, products, users, args, ingested_at)
@@ -728,8 +728,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     quarantined.write.mode("overwrite").option("compression", "snappy").parquet(quarantine_folder)
     write_text(spark, args.summary_path, json.dumps(summary, indent=2))
     LOG.info("summary %s", json.dumps(summary))
-    for cached in (products, users):
-        cached.unpersist()
     if job is not None:
         job.commit()
     return summary
