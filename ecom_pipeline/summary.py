@@ -62,14 +62,20 @@ def stages_lines(summary: dict[str, Any]) -> list[str]:
     if transform:
         by_reason = transform.get("quarantined_by_reason", {})
         reasons = ", ".join(f"{reason}: {count}" for reason, count in by_reason.items())
+        reused = f" (inputs unchanged: run {transform['run_id']}'s output reused)" if transform.get("reused") else ""
         lines.append(
             f"[bold]transform[/]  {transform['rows_read']:,} cart lines -> {transform['rows_written']:,} orders, "
             f"{transform['rows_quarantined']:,} quarantined{f' ({reasons})' if reasons else ''}, "
             f"{transform.get('duplicates_removed', 0):,} duplicates removed; "
-            f"partitions {', '.join(transform['partitions_written'])}"
+            f"partitions {', '.join(transform['partitions_written'])}{reused}"
         )
     warehouse = summary.get("warehouse")
-    if warehouse:
+    if warehouse and warehouse.get("skipped"):
+        lines.append(
+            f"[bold]warehouse[/]  load skipped: orders already holds these {warehouse['rows_staged']:,} rows "
+            f"({warehouse['revenue_staged']} revenue)"
+        )
+    elif warehouse:
         lines.append(
             f"[bold]warehouse[/]  {warehouse['rows_staged']:,} rows from {warehouse['files']} file(s): "
             f"{warehouse['rows_inserted']:,} inserted, {warehouse['rows_updated']:,} updated, "
