@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pyspark import SparkContext
-from pyspark.sql import Column, DataFrame, Observation, Row, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
@@ -644,9 +644,8 @@ def outcome_metrics() -> list[Column]:
     ]
 
 
-def summarize(metrics: Row | dict[str, Any], args: JobArgs, rows_read: int) -> dict[str, Any]:
+def summarize(values: dict[str, Any], args: JobArgs, rows_read: int) -> dict[str, Any]:
     """The job summary from the observed outcome_metrics; asserts that every line read is accounted for."""
-    values = metrics.asDict() if isinstance(metrics, Row) else dict(metrics)
     quarantined = {name: int(values[name]) for name in QUARANTINE_REASONS if values[name]}
     summary = {
         "run_id": args.run_id,
