@@ -17,6 +17,8 @@ def _client_options(storage: StorageSettings) -> dict[str, Any]:
     if storage.aws_access_key_id is not None and storage.aws_secret_access_key is not None:
         options["aws_access_key_id"] = storage.aws_access_key_id.get_secret_value()
         options["aws_secret_access_key"] = storage.aws_secret_access_key.get_secret_value()
+        if storage.aws_session_token is not None:
+            options["aws_session_token"] = storage.aws_session_token.get_secret_value()
     return options
 
 

@@ -65,6 +65,9 @@ class StorageSettings(BaseSettings):
     )
     aws_access_key_id: SecretStr | None = Field(default=None, validation_alias="AWS_ACCESS_KEY_ID")
     aws_secret_access_key: SecretStr | None = Field(default=None, validation_alias="AWS_SECRET_ACCESS_KEY")
+    aws_session_token: SecretStr | None = Field(
+        default=None, validation_alias="AWS_SESSION_TOKEN", description="With temporary keys (an assumed role)."
+    )
 
     def raw_uri(self, scheme: str = "s3") -> str:
         """Root of the raw zone, e.g. `s3://ecom-raw/dummyjson`."""

@@ -129,6 +129,10 @@ def credentials_env(settings: Settings) -> dict[str, str]:
     )
     if key_id and secret:
         env.update(AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret)
+        # Temporary keys (an assumed role) are useless without their token; s3a's env provider reads it too.
+        token = storage.aws_session_token.get_secret_value() if storage.aws_session_token else None
+        if token or (not storage.aws_access_key_id and os.environ.get("AWS_SESSION_TOKEN")):
+            env["AWS_SESSION_TOKEN"] = token or os.environ["AWS_SESSION_TOKEN"]
     return env
 
 
