@@ -1,10 +1,31 @@
-"""The pipeline's errors: one base class, one subclass per stage, each with a message that names the place."""
+"""The pipeline's errors: one base class, one subclass per stage, each with a message that names the place.
+
+Every error says whether a retry can help (`transient`), and every layer follows what it says: the HTTP client,
+the task retry conditions, the launchers and the Spark job's exit codes (`ecom_pipeline/retry_policy.py` names
+who retries what, and how often). An error raised after its own layer spent its retry budget is not transient,
+so an outer layer never multiplies that budget.
+
+| error | transient | why |
+|---|---|---|
+| ConfigError, SourceError, ContractError | no | the same settings, request or answer fail the same way again |
+| DataIntegrityError (ReconciliationError, the job's balance check) | no | the same input gives the same answer |
+| SourceUnavailableError | no | the HTTP client already spent the page's retry budget |
+| TransientSourceError | yes | one attempt failed (reset, timeout, 429, 5xx); the client retries it |
+| TransformError, WarehouseError, LandingError | per instance | the raiser knows (Glue capacity: yes; a bad job: no) |
+"""
 
 from __future__ import annotations
 
 
 class PipelineError(Exception):
-    """Base class of every error this project raises on purpose."""
+    """Base class of every error this project raises on purpose; `transient` says whether a retry can help."""
+
+    transient: bool = False
+
+    def __init__(self, message: str, *, transient: bool | None = None) -> None:
+        if transient is not None:
+            self.transient = transient
+        super().__init__(message)
 
 
 class ConfigError(PipelineError):
@@ -13,6 +34,14 @@ class ConfigError(PipelineError):
 
 class RuntimeStartError(PipelineError):
     """A local emulator could not start (missing Java, port in use, ...)."""
+
+
+class ContractError(PipelineError):
+    """A caller broke an interface's contract (e.g. a partition that is not a date); names the value at fault."""
+
+
+class DataIntegrityError(PipelineError):
+    """The data does not add up (rows or revenue lost or doubled); a re-run of the same input gives the same answer."""
 
 
 class SourceError(PipelineError):
@@ -29,11 +58,17 @@ class SourceError(PipelineError):
 
 
 class TransientSourceError(PipelineError):
-    """A failure worth retrying: connection reset, timeout, 429, 5xx, truncated body."""
+    """One failed attempt worth retrying: connection reset, timeout, 429, 5xx, truncated body."""
+
+    transient = True
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class SourceUnavailableError(PipelineError):
+    """The source stayed unreachable or failing through the page's whole retry budget (or was never reachable)."""
 
 
 class LandingError(PipelineError):
@@ -44,16 +79,17 @@ class TransformError(PipelineError):
     """The Spark/Glue job failed; `transient` says whether a retry can help."""
 
     def __init__(self, message: str, transient: bool = False) -> None:
-        self.transient = transient
-        super().__init__(message)
+        super().__init__(message, transient=transient)
 
 
 class WarehouseError(PipelineError):
     """A Snowflake statement or load failed."""
 
 
-class ReconciliationError(WarehouseError):
+class ReconciliationError(WarehouseError, DataIntegrityError):
     """Rows or revenue loaded differ from what the curated zone holds."""
+
+    transient = False
 
 
 class StageError(PipelineError):
@@ -61,4 +97,10 @@ class StageError(PipelineError):
 
     def __init__(self, stage: str, error: BaseException) -> None:
         self.stage = stage
-        super().__init__(f"stage {stage} failed: {error}")
+        super().__init__(f"stage {stage} failed: {error}", transient=is_transient(error))
+
+
+def is_transient(error: BaseException | None) -> bool:
+    """Whether a retry can help: only our own errors that say so. Anything else reaching a task was either
+    retried by its own client already (boto3, the Snowflake connector) or is a bug."""
+    return isinstance(error, PipelineError) and error.transient

@@ -17,6 +17,8 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ecom_pipeline.retry_policy import SOURCE_PAGE
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESOURCES: tuple[str, ...] = ("users", "products", "carts")
 
@@ -43,9 +45,11 @@ class ApiSettings(BaseSettings):
     concurrency: int = Field(default=4, ge=1, le=64)
     rate_limit_per_second: float = Field(default=10.0, gt=0, description="Public API allows ~100 req / 10 s.")
     timeout_seconds: float = Field(default=10.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1, description="HTTP attempts per page for transient failures.")
-    backoff_initial_seconds: float = Field(default=0.5, ge=0)
-    backoff_max_seconds: float = Field(default=30.0, ge=0)
+    max_attempts: int = Field(
+        default=SOURCE_PAGE.attempts, ge=1, description="HTTP attempts per page for transient failures."
+    )
+    backoff_initial_seconds: float = Field(default=SOURCE_PAGE.initial_seconds, ge=0)
+    backoff_max_seconds: float = Field(default=SOURCE_PAGE.max_seconds, ge=0)
 
 
 class StorageSettings(BaseSettings):

@@ -34,11 +34,12 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from ecom_pipeline.exceptions import SourceError, TransientSourceError
+from ecom_pipeline.exceptions import SourceError, SourceUnavailableError, TransientSourceError
 from ecom_pipeline.extract.models import validate_record
 from ecom_pipeline.extract.pagination import OffsetPaginator
 from ecom_pipeline.extract.ratelimit import RateLimiter
 from ecom_pipeline.extract.sanitize import sanitize
+from ecom_pipeline.retry_policy import SOURCE_FIRST_CONTACT, SOURCE_FIRST_CONTACT_CONNECT_TIMEOUT_SECONDS
 from ecom_pipeline.settings import ApiSettings
 
 PROGRESS_EVERY_SECONDS = 10.0
@@ -48,7 +49,7 @@ logger = logging.getLogger("ecom_pipeline.extract")
 # IncompleteRead/ProtocolError surface as ChunkedEncodingError or ConnectionError; a cut gzip stream as
 # ContentDecodingError).
 _TRANSIENT_IO_ERRORS = (
-    requests.ConnectionError,
+    requests.ConnectionError,  # includes ConnectTimeout
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
@@ -157,6 +158,9 @@ class DummyJsonClient:
         self._session.headers.update({"Accept": "application/json", "User-Agent": "ecom-pipeline/0.1"})
         self._retries = 0
         self._retries_lock = threading.Lock()
+        # Until the source has answered once, a refused connection, a DNS failure or a connect timeout most likely
+        # means a wrong URL: SOURCE_FIRST_CONTACT applies, not the whole page budget (retry_policy.py).
+        self._answered = threading.Event()
 
     def __enter__(self) -> DummyJsonClient:
         return self
@@ -184,11 +188,12 @@ class DummyJsonClient:
 
         Raises:
             SourceError: a 4xx answer (not retried; a body of the wrong shape is reported when the page is read).
-            TransientSourceError: still failing after `api.max_attempts` attempts.
+            SourceUnavailableError: the source was never reachable (after `SOURCE_FIRST_CONTACT`), or the page
+                still failed after `api.max_attempts` attempts. Final: the budget is spent.
         """
         url = f"{self.resource_url(resource)}?limit={limit}&skip={skip}"
         retrying = Retrying(
-            stop=stop_after_attempt(self.api.max_attempts),
+            stop=stop_after_attempt(self.api.max_attempts) | self._stop_unreachable,
             wait=_RetryAfterOrBackoff(self.api.backoff_initial_seconds, self.api.backoff_max_seconds),
             retry=retry_if_exception_type(TransientSourceError),
             before_sleep=self._log_retry,
@@ -197,9 +202,14 @@ class DummyJsonClient:
         try:
             response = retrying(self._request_page, resource, url, page_number)
         except TransientSourceError as error:
+            if not self._answered.is_set():
+                raise SourceUnavailableError(
+                    f"cannot reach the source API at {self.base_url} (resource '{resource}'): {_first_line(error)}; "
+                    "check ECOM_API_BASE_URL / --api-url"
+                ) from error
             where = f"resource '{resource}', page {page_number}"
             message = f"{where}: gave up after {self.api.max_attempts} attempts: {error}"
-            raise TransientSourceError(message, retry_after=error.retry_after) from error
+            raise SourceUnavailableError(message) from error
         body = response.content
         content_type = response.headers.get("Content-Type", "no Content-Type")
         logger.debug("fetched %s page %d: skip=%d, %d bytes", resource, page_number, skip, len(body))
@@ -208,10 +218,14 @@ class DummyJsonClient:
     def _request_page(self, resource: str, url: str, page_number: int) -> requests.Response:
         """One attempt: wait for the rate limiter, GET, classify the outcome."""
         self.rate_limiter.acquire()
+        timeout = self._timeout
+        if not self._answered.is_set():
+            timeout = (min(timeout[0], SOURCE_FIRST_CONTACT_CONNECT_TIMEOUT_SECONDS), timeout[1])
         try:
-            response = self._session.get(url, timeout=self._timeout)  # not streamed: reads the whole body
+            response = self._session.get(url, timeout=timeout)  # not streamed: reads the whole body
         except _TRANSIENT_IO_ERRORS as error:
             raise TransientSourceError(f"{type(error).__name__} on {url}: {error}") from error
+        self._answered.set()
         status = response.status_code
         if status == 429 or status >= 500:
             retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
@@ -219,6 +233,10 @@ class DummyJsonClient:
         if status != 200:
             raise SourceError(resource, page_number, None, f"HTTP {status} on {url}: {_message_of(response)}")
         return response
+
+    def _stop_unreachable(self, retry_state: RetryCallState) -> bool:
+        """Stop early while the source has never answered: a wrong URL should fail in seconds, not minutes."""
+        return not self._answered.is_set() and retry_state.attempt_number >= SOURCE_FIRST_CONTACT.attempts
 
     def _log_retry(self, retry_state: RetryCallState) -> None:
         with self._retries_lock:
@@ -347,6 +365,11 @@ class PageStream:
                 100 * share,
                 self._pages,
             )
+
+
+def _first_line(error: BaseException) -> str:
+    """The error's message on one line (urllib3 nests whole reprs in connection errors)."""
+    return " ".join(str(error).split())[:300]
 
 
 def _message_of(response: requests.Response) -> str:

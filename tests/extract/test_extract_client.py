@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ecom_pipeline.exceptions import SourceError, TransientSourceError
+from ecom_pipeline.exceptions import SourceError, SourceUnavailableError, is_transient
 from ecom_pipeline.extract import DummyJsonClient, extract_records, sanitize
 from ecom_pipeline.land import land_pages, make_s3_client, read_landed_records
 from ecom_pipeline.runtime.s3 import S3Emulator
@@ -279,10 +279,44 @@ def test_server_errors_stop_after_max_attempts(
 ) -> None:
     server = scripted({"/carts": lambda count, query: json_answer({"message": "down"}, 503)})
     with DummyJsonClient(api(server.url, max_attempts=4)) as client:
-        with pytest.raises(TransientSourceError, match=r"resource 'carts', page 3: gave up after 4 attempts"):
+        with pytest.raises(
+            SourceUnavailableError, match=r"resource 'carts', page 3: gave up after 4 attempts"
+        ) as error:
             client.fetch_page("carts", 60, 30, 3)
         assert client.retries == 3
     assert len(server.requests) == 4
+    assert not is_transient(error.value), "the page's budget is spent: no outer layer may retry it again"
+
+
+def test_a_source_that_answered_then_flickers_gets_the_whole_page_budget(
+    scripted: Callable[[dict[str, Route]], ScriptedServer],
+) -> None:
+    server = scripted(
+        {"/carts": lambda count, query: json_answer({"carts": [], "total": 0}, 200 if count == 1 else 503)}
+    )
+    with DummyJsonClient(api(server.url, max_attempts=6)) as client:
+        client.fetch_page("carts", 0, 30, 1)
+        with pytest.raises(SourceUnavailableError, match="gave up after 6 attempts"):
+            client.fetch_page("carts", 30, 30, 2)
+    assert len(server.requests) == 1 + 6
+
+
+def test_an_unreachable_source_fails_after_the_first_contact_budget_naming_the_url() -> None:
+    """Nothing listens on the port: two quick attempts, not the whole page budget, and one line naming the URL."""
+    from ecom_pipeline.retry_policy import SOURCE_FIRST_CONTACT
+    from ecom_pipeline.runtime.ports import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with DummyJsonClient(api(url, max_attempts=8)) as client:
+        with pytest.raises(SourceUnavailableError) as error:
+            client.fetch_page("users", 0, 30, 1)
+        assert client.retries == SOURCE_FIRST_CONTACT.attempts - 1
+    assert time.monotonic() - started < 15
+    message = str(error.value)
+    assert f"cannot reach the source API at {url}" in message and "\n" not in message
+    assert "ECOM_API_BASE_URL" in message
+    assert not is_transient(error.value)
 
 
 def test_retry_after_is_honoured(scripted: Callable[[dict[str, Route]], ScriptedServer]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ecom_pipeline.exceptions import SourceError, TransientSourceError
+from ecom_pipeline.exceptions import SourceError, SourceUnavailableError
 from ecom_pipeline.ingest import ingest_resource
 from ecom_pipeline.land import make_s3_client, read_landed_records, read_manifest, read_quarantined_records
 from ecom_pipeline.runtime.s3 import S3Emulator
@@ -73,7 +73,7 @@ RESPONSE_LEVEL = [
     # file, resource, HTTP status, content type, error type, fragments the message must contain
     ("html_error_page.html", "carts", 200, "text/html", SourceError, ["page 1, field 'body'", "not JSON (text/html)"]),
     ("html_error_page.html", "carts", 404, "text/html", SourceError, ["page 1", "HTTP 404", "Bad Gateway"]),
-    ("html_error_page.html", "carts", 503, "text/html", TransientSourceError, ["page 1", "gave up after 2", "503"]),
+    ("html_error_page.html", "carts", 503, "text/html", SourceUnavailableError, ["page 1", "gave up after 2", "503"]),
     ("empty_body.json", "carts", 200, "application/json", SourceError, ["field 'body'", "not JSON", "''"]),
     ("truncated_body.json", "carts", 200, "application/json", SourceError, ["field 'body'", "not JSON"]),
     ("not_an_object.json", "carts", 200, "application/json", SourceError, ["expected a JSON object, got list"]),
