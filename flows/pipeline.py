@@ -1,7 +1,8 @@
 """The `ecom-pipeline` Prefect flow: fetch and land -> Spark/Glue transform -> Snowflake load -> report.
 
 Tasks are thin: each calls one plain function of a stage module and returns plain values.
-Retry policies live here, one per failure kind (the HTTP client already retries single requests).
+Task retries come from `ecom_pipeline/retry_policy.py` and retry only errors that say a retry can help
+(`ecom_pipeline/exceptions.py`): a 4xx, bad data, bad settings or a failed reconciliation fails at once.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.runtime import flow_run
 from prefect.states import State
-from prefect.tasks import Task, exponential_backoff
+from prefect.tasks import Task
 from pydantic import BaseModel, Field
 
 from ecom_pipeline.blocks import load_settings_from_blocks
-from ecom_pipeline.exceptions import PipelineError, StageError, TransformError
+from ecom_pipeline.exceptions import PipelineError, StageError, is_transient
 from ecom_pipeline.ingest import ingest_resource
 from ecom_pipeline.land import new_run_id
 from ecom_pipeline.locks import run_lock
+from ecom_pipeline.retry_policy import TASK_RETRIES
 from ecom_pipeline.settings import Profile, Settings, load_settings
 from ecom_pipeline.transform.incremental import transform_unless_unchanged
 from ecom_pipeline.warehouse.connection import bootstrap_warehouse
@@ -71,17 +73,25 @@ def resolve_settings(params: PipelineParameters, base: Settings | None = None) -
     return settings.updated(top=top, api=api)
 
 
-def _is_transient(_task: Task, _run: TaskRun, state: State) -> bool:
-    """Retry the transform only when the failure says a retry can help."""
+def _retry_if_transient(_task: Task, _run: TaskRun, state: State) -> bool:
+    """Retry a task only when its failure says a retry can help (exceptions.is_transient)."""
     error = state.data if isinstance(state.data, BaseException) else state.result(raise_on_failure=False)
-    return isinstance(error, TransformError) and error.transient
+    return is_transient(error)
+
+
+def _retries(stage: str) -> dict[str, Any]:
+    """The task options of `stage`'s retry policy (retry_policy.TASK_RETRIES)."""
+    policy = TASK_RETRIES[stage]
+    return {
+        "retries": policy.retries,
+        "retry_delay_seconds": list(policy.delay_seconds),
+        "retry_condition_fn": _retry_if_transient,
+    }
 
 
 @task(
     name="fetch-and-land",
-    retries=3,
-    retry_delay_seconds=exponential_backoff(backoff_factor=2),
-    retry_jitter_factor=0.5,
+    **_retries("fetch-and-land"),
     timeout_seconds=3600,
     cache_policy=NO_CACHE,
     task_run_name="fetch-and-land-{resource}",
@@ -106,9 +116,7 @@ def fetch_and_land(settings: Settings, resource: str, run_id: str) -> dict[str, 
 
 @task(
     name="glue-run",
-    retries=1,
-    retry_delay_seconds=10,
-    retry_condition_fn=_is_transient,
+    **_retries("glue-run"),
     timeout_seconds=7200,
     cache_policy=NO_CACHE,
 )
@@ -132,9 +140,7 @@ def run_transform(settings: Settings, run_id: str) -> dict[str, Any]:
 
 @task(
     name="snowflake-load",
-    retries=2,
-    retry_delay_seconds=exponential_backoff(backoff_factor=5),
-    retry_jitter_factor=0.5,
+    **_retries("snowflake-load"),
     timeout_seconds=3600,
     cache_policy=NO_CACHE,
 )
@@ -158,7 +164,7 @@ def load_warehouse(settings: Settings, run_id: str, job_summary: dict[str, Any])
     return result.as_dict()
 
 
-@task(name="report", retries=1, timeout_seconds=600, cache_policy=NO_CACHE)
+@task(name="report", **_retries("report"), timeout_seconds=600, cache_policy=NO_CACHE)
 def build_report(settings: Settings, summary: dict[str, Any], report_dir: Path) -> dict[str, Any]:
     """Read the views, publish artifacts, write charts; return the KPIs."""
     inject_fault("report")

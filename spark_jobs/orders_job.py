@@ -6,8 +6,11 @@ library and (when present) awsglue. Layers, after MrPowers' spark-style-guide: c
 `main()`, which parses arguments, builds the session, reads, chains `.transform(...)` and writes.
 Only APIs that exist in Spark 3.3 (Glue 4.0) are used. Contract: docs/architecture.md.
 
-Exit codes: 0 success, 2 bad configuration (a one-line `orders_job: config error: --arg: ...` on stderr,
-not worth retrying), anything else is an unexpected failure (exit 1 through the traceback).
+Exit codes (every launcher maps them the same way, ecom_pipeline/transform/process.py): 0 success,
+2 bad configuration (one line `orders_job: config error: --arg: ...` on stderr), 3 a data-integrity failure
+(one line `orders_job: data integrity error: ...`: the output does not add up, and the same input gives the same
+answer), both never retried; anything else is an unexpected failure (exit 1 through the traceback), which may be.
+On Glue the same one-line messages are the run's ErrorMessage.
 """
 
 from __future__ import annotations
@@ -113,6 +116,16 @@ CURATED_COLUMNS = (
 PRODUCT_DEFAULTED = ("category", "brand")
 CUSTOMER_DEFAULTED = ("customer_name", "customer_email", "city", "state", "country")
 DEFAULTED_COLUMNS = PRODUCT_DEFAULTED + CUSTOMER_DEFAULTED
+
+
+EXIT_CONFIG_ERROR = 2
+EXIT_DATA_INTEGRITY_ERROR = 3
+CONFIG_ERROR_MARKER = "orders_job: config error: "
+DATA_INTEGRITY_ERROR_MARKER = "orders_job: data integrity error: "
+
+
+class JobDataIntegrityError(RuntimeError):
+    """The job's outcome does not add up (a join fan-out, a lost row): never published, never retried."""
 
 
 class JobConfigError(ValueError):
@@ -661,7 +674,7 @@ def summarize(values: dict[str, Any], args: JobArgs, rows_read: int) -> dict[str
     }
     accounted = summary["rows_written"] + summary["rows_quarantined"] + summary["duplicates_removed"]
     if accounted != rows_read:  # a join fan-out or a lost row: never publish a summary that does not add up
-        raise AssertionError(f"rows_read {rows_read} != written + quarantined + duplicates = {accounted}")
+        raise JobDataIntegrityError(f"rows_read {rows_read} != written + quarantined + duplicates = {accounted}")
     return summary
 
 
@@ -733,16 +746,24 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    """Command-line entrypoint: exit 2 with one line on bad configuration."""
+    """Command-line entrypoint: exit 2 (configuration) or 3 (data integrity) with one line; 1 on anything else."""
     logging.basicConfig(level=logging.INFO, format="orders_job %(levelname)s %(message)s", stream=sys.stderr)
     try:
         main(argv)
     except JobConfigError as error:
-        if GLUE_AVAILABLE:
-            raise  # Glue reports the exception text as the run's ErrorMessage
-        print(f"orders_job: config error: {error}", file=sys.stderr, flush=True)
-        return 2
+        return _fail(EXIT_CONFIG_ERROR, CONFIG_ERROR_MARKER, error)
+    except JobDataIntegrityError as error:
+        return _fail(EXIT_DATA_INTEGRITY_ERROR, DATA_INTEGRITY_ERROR_MARKER, error)
     return 0
+
+
+def _fail(exit_code: int, marker: str, error: Exception) -> int:
+    """Print the one-line verdict and return the exit code; on Glue, raise it (Glue's ErrorMessage is its text)."""
+    message = f"{marker}{error}"
+    if GLUE_AVAILABLE:
+        raise RuntimeError(message) from error
+    print(message, file=sys.stderr, flush=True)
+    return exit_code
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from ecom_pipeline.aws import make_glue_client, make_s3_client
 from ecom_pipeline.exceptions import ConfigError, TransformError
 from ecom_pipeline.settings import REPO_ROOT, Profile, Settings
-from ecom_pipeline.transform.process import run_job_process
+from ecom_pipeline.transform.process import job_failure, run_job_process
 
 LOG = logging.getLogger(__name__)
 JOB_SCRIPT = REPO_ROOT / "spark_jobs" / "orders_job.py"
@@ -327,16 +327,12 @@ class ComposeLauncher:
         return json.loads(result_file.read_text())
 
     def run(self, request: JobRequest) -> dict[str, Any]:
-        """Submit, wait, and return the job's summary; a config error (exit 2) is not worth a retry."""
+        """Submit, wait, and return the job's summary; a failure is mapped as in every profile (`job_failure`)."""
         LOG.info("Glue container job: run %s, ingest_date %s", request.run_id, request.ingest_date)
         result = self.wait(self.submit(request))
         exit_code = int(result.get("exit_code", 1))
         if exit_code != 0:
-            tail = str(result.get("stderr_tail", "")).strip().splitlines()[-5:]
-            raise TransformError(
-                f"Glue container job failed with exit code {exit_code}: " + " | ".join(tail),
-                transient=exit_code != 2,
-            )
+            raise job_failure("Glue container job", exit_code, str(result.get("stderr_tail", "")))
         client = self._s3_client or s3_client_for(self.settings)
         return read_summary(client, self.settings.storage.curated_bucket, request.run_id)
 

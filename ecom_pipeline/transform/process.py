@@ -1,5 +1,5 @@
-"""Run a Spark job process: stream its output to a logger (Spark noise filtered), enforce a timeout, and map
-its exit code to TransformError (2 = bad configuration, not retried; anything else = retryable)."""
+"""Run a Spark job process: stream its output to a logger (Spark noise filtered), enforce a timeout, and map its
+outcome to TransformError with `job_failure`, the one mapping every launcher (local, compose, Glue) uses."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ from collections.abc import Mapping, Sequence
 
 from ecom_pipeline.exceptions import TransformError
 
+# The job's own contract (spark_jobs/orders_job.py is self-contained; tests hold the two in agreement).
 CONFIG_ERROR_MARKER = "orders_job: config error: "
+DATA_INTEGRITY_ERROR_MARKER = "orders_job: data integrity error: "
 CONFIG_ERROR_EXIT_CODE = 2
+DATA_INTEGRITY_ERROR_EXIT_CODE = 3
 JOB_LINE_PREFIX = "orders_job"
 # log4j's default layout: "26/06/17 10:15:00 WARN Utils: ..."
 SPARK_LOG_LINE = re.compile(r"^\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} (TRACE|DEBUG|INFO|WARN|ERROR|FATAL) ")
@@ -70,8 +73,8 @@ def run_job_process(
     """Run `command`; return on exit 0, else raise TransformError.
 
     Raises:
-        TransformError: transient=False for exit code 2 (the job's one-line config message) or a missing
-            executable; transient=True for a timeout or any other exit code (with the output's tail).
+        TransformError: as `job_failure` maps the exit code; transient=False for a missing executable,
+            transient=True for a timeout.
     """
     try:
         process = subprocess.Popen(
@@ -86,15 +89,15 @@ def run_job_process(
     except FileNotFoundError as error:
         raise TransformError(f"{what}: cannot start {command[0]}: {error}", transient=False) from error
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    config_errors: list[str] = []
+    verdicts: list[str] = []
     log_line = JobOutputLogger(logger)
 
     def pump() -> None:
         assert process.stdout is not None
         for raw_line in process.stdout:
             line = raw_line.rstrip("\n")
-            if CONFIG_ERROR_MARKER in line:
-                config_errors.append(line.split(CONFIG_ERROR_MARKER, 1)[1])
+            if CONFIG_ERROR_MARKER in line or DATA_INTEGRITY_ERROR_MARKER in line:
+                verdicts.append(line)
             if log_line(line):
                 tail.append(line)
 
@@ -109,11 +112,31 @@ def run_job_process(
     reader.join(timeout=30)
     if exit_code == 0:
         return
-    output_tail = "\n".join(tail) or "(no output)"
-    if exit_code == CONFIG_ERROR_EXIT_CODE:
-        problem = config_errors[-1] if config_errors else output_tail
-        raise TransformError(f"{what} rejected its configuration: {problem}", transient=False)
-    raise TransformError(f"{what} failed with exit code {exit_code}; last output:\n{output_tail}", transient=True)
+    raise job_failure(what, exit_code, "\n".join([*verdicts, *tail]))
+
+
+def job_failure(what: str, exit_code: int | None, output: str) -> TransformError:
+    """The error for a failed job run, the same in every profile.
+
+    Args:
+        exit_code: the job process's exit code, or None where only a message is known (Glue's ErrorMessage).
+        output: the job's last output lines, or Glue's ErrorMessage; the job's one-line verdict is found in it.
+
+    Returns a TransformError that is final for a configuration error (exit 2) or a data-integrity failure (exit 3),
+    and transient for anything else (a crash, a lost executor), which one retry may cure.
+    """
+    lines = output.splitlines()
+    for marker, code, verdict in (
+        (CONFIG_ERROR_MARKER, CONFIG_ERROR_EXIT_CODE, "rejected its configuration"),
+        (DATA_INTEGRITY_ERROR_MARKER, DATA_INTEGRITY_ERROR_EXIT_CODE, "failed its data-integrity check"),
+    ):
+        found = [line.split(marker, 1)[1] for line in lines if marker in line]
+        if exit_code == code or (exit_code is None and found):
+            problem = found[-1] if found else output.strip() or "(no output)"
+            return TransformError(f"{what} {verdict}: {problem}", transient=False)
+    failed = f"failed with exit code {exit_code}" if exit_code is not None else "failed"
+    tail = "\n".join(lines[-TAIL_LINES:]) or "(no output)"
+    return TransformError(f"{what} {failed}; last output:\n{tail}", transient=True)
 
 
 def _stop_process_group(process: subprocess.Popen[str]) -> None:

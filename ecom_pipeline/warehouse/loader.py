@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ecom_pipeline.exceptions import ReconciliationError, WarehouseError
+from ecom_pipeline.exceptions import ContractError, ReconciliationError, WarehouseError
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.connection import Warehouse, connect
 from ecom_pipeline.warehouse.sqlrender import names_from_settings, render
@@ -150,7 +150,7 @@ def _partition_dates(partitions: Sequence[str]) -> tuple[str, ...]:
     try:
         return tuple(sorted({date.fromisoformat(value).isoformat() for value in partitions}))
     except (TypeError, ValueError) as error:
-        raise WarehouseError(f"partitions must be YYYY-MM-DD dates, got {list(partitions)}: {error}") from error
+        raise ContractError(f"partitions must be YYYY-MM-DD dates, got {list(partitions)}: {error}") from error
 
 
 def load_orders(
@@ -177,7 +177,7 @@ def load_orders(
     with connect(settings.snowflake) as warehouse:
         if skip_if_loaded:
             if expected is None:
-                raise ValueError("skip_if_loaded needs the reused job summary as `expected`")
+                raise ContractError("load_orders(skip_if_loaded=True) needs the reused job summary as `expected`")
             if already_loaded(warehouse, names, dates, expected):
                 return _skipped(run_id, dates, expected, started_at)
         with warehouse.transaction():

@@ -64,7 +64,7 @@ def test_compose_launcher_queues_a_request_the_glue_container_runner_answers(tmp
         },
     )
     try:
-        with pytest.raises(TransformError, match=r"exit code 2.*--cost_ratio") as caught:
+        with pytest.raises(TransformError, match=r"rejected its configuration: --cost_ratio") as caught:
             launcher.run(bad)
         assert caught.value.transient is False
     finally:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from curated_data import by_partition, job_summary, parquet_bytes, part_key
 
-from ecom_pipeline.exceptions import ReconciliationError, WarehouseError
+from ecom_pipeline.exceptions import ContractError, ReconciliationError, WarehouseError
 from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.connection import bootstrap_warehouse, connect
@@ -133,8 +133,10 @@ def test_reload_of_a_smaller_partition_removes_the_orders_it_no_longer_holds(
 
 
 def test_load_rejects_bad_partitions_and_missing_files(bootstrapped: Settings) -> None:
-    with pytest.raises(WarehouseError, match="YYYY-MM-DD"):
+    with pytest.raises(ContractError, match="YYYY-MM-DD"):
         load_orders(bootstrapped, ["2026-06-17'; drop table orders; --"], "run-bad")
+    with pytest.raises(ContractError, match="needs the reused job summary"):
+        load_orders(bootstrapped, ["2026-06-17"], "run-no-summary", skip_if_loaded=True)
     with pytest.raises(WarehouseError, match="partition 2031-01-01 has no files"):
         load_orders(bootstrapped, ["2031-01-01"], "run-missing")
     # the failed load rolled back: no audit row
