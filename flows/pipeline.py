@@ -35,6 +35,7 @@ from ecom_pipeline.warehouse.report import read_report
 from flows.faults import inject_fault
 from flows.hooks import notify_failure
 from flows.reporting import publish_artifacts, write_report_files
+from flows.run_logs import stage_logs_to_flow_run
 
 Resource = Literal["users", "products", "carts"]
 
@@ -189,6 +190,7 @@ def _flow_run_name() -> str:
 
 
 @flow(name="ecom-pipeline", flow_run_name=_flow_run_name, log_prints=True, on_failure=[notify_failure])
+@stage_logs_to_flow_run()  # INFO lines of extract, land, transform, warehouse into the run's logs
 def ecom_pipeline(params: PipelineParameters | None = None) -> dict[str, Any]:
     """Run the whole pipeline for one date and return its summary (the CLI prints and saves it)."""
     params = params or PipelineParameters()
