@@ -1,9 +1,15 @@
-"""One pipeline run per date at a time: a lock object in the raw bucket, taken with a conditional write.
+"""Runs that would interleave are kept apart by lock objects in the raw bucket, taken with a conditional write.
 
-Two runs of the same date race on the raw zone's manifest swap and on the curated partitions. Prefect
-deployments already allow one run at a time (`concurrency_limit: 1`), but direct flow calls, the CLI and
-runs from different deployments do not share that limit; the lock lives in S3 next to the data it
-protects, so every profile and every caller sees the same one.
+- `run_lock(settings, date)`: one run per ingest date. Two runs of the same date race on the raw zone's manifest
+  swap. A second run is refused at once (`RunLockedError`).
+- `curated_write_lock(settings)`: one transform-and-load at a time, whatever the dates. A job rewrites whole
+  `order_date` partitions of the curated zone and the load clean-replaces those dates in the warehouse; carts carry
+  their own dates, so runs of different ingest dates can touch the same partitions. The second run waits (bounded
+  by `ECOM_CURATED_LOCK_WAIT_SECONDS`, saying what it waits for); fetching and landing still run in parallel.
+
+Prefect deployments already allow one run at a time (`concurrency_limit: 1`), but direct flow calls, the CLI and
+runs from different deployments do not share that limit; the locks live in S3 next to the data they protect, so
+every profile and every caller sees the same ones.
 
 `PutObject` with `If-None-Match: *` succeeds for exactly one writer (S3 and the emulators implement it).
 While the block runs, a heartbeat thread renews `expires_at` every third of the TTL (`If-Match` on our ETag);
@@ -12,7 +18,9 @@ expires within one TTL and a later run breaks it. Re-entering a lock this contex
 date and bucket, e.g. a test around a flow that also locks) is a no-op.
 
     with run_lock(settings, settings.run_date):
-        ...  # fetch, land, transform, load
+        ...  # fetch, land
+        with curated_write_lock(settings):
+            ...  # transform, load
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -41,18 +50,29 @@ logger = logging.getLogger("ecom_pipeline.locks")
 LOCK_FOLDER = "_locks"
 DEFAULT_TTL_SECONDS = 600.0  # renewed while held, so only a dead holder's lock ever reaches it
 POLL_SECONDS = 1.0
+WAITING_NOTICE_SECONDS = 30.0  # a waiting run says what it waits for this often
+CURATED_LOCK_NAME = "curated-writes.lock"
 
 _held: ContextVar[frozenset[str]] = ContextVar("ecom_pipeline_run_locks", default=frozenset())
 
 
 class RunLockedError(PipelineError):
-    """Another run holds the date's lock; the message names the holder, since when, and the lock object."""
+    """Another run holds the lock; the message names the holder, since when, and the lock object."""
+
+
+def _lock_key(settings: Settings, name: str) -> str:
+    prefix = settings.storage.raw_prefix.strip("/")
+    return "/".join(part for part in (prefix, LOCK_FOLDER, name) if part)
 
 
 def lock_key(settings: Settings, run_date: date) -> str:
     """Key of the lock object of one date, e.g. `dummyjson/_locks/run_date=2026-06-17.lock`."""
-    prefix = settings.storage.raw_prefix.strip("/")
-    return "/".join(part for part in (prefix, LOCK_FOLDER, f"run_date={run_date:%Y-%m-%d}.lock") if part)
+    return _lock_key(settings, f"run_date={run_date:%Y-%m-%d}.lock")
+
+
+def curated_lock_key(settings: Settings) -> str:
+    """Key of the lock held while a run writes the curated zone and the warehouse (`<raw prefix>/_locks/...`)."""
+    return _lock_key(settings, CURATED_LOCK_NAME)
 
 
 def _is_precondition_failure(error: ClientError) -> bool:
@@ -127,7 +147,48 @@ def run_lock(
         RunLockedError: the lock is still held by another run after `wait_seconds`.
         PipelineError: S3 refused to read or write the lock object.
     """
-    bucket, key = settings.storage.raw_bucket, lock_key(settings, run_date)
+    scope = _Scope(f"pipeline run for {run_date}", run_date.isoformat(), lock_key(settings, run_date))
+    with _s3_lock(settings, scope, wait_seconds, ttl_seconds, s3_client) as key:
+        yield key
+
+
+@contextmanager
+def curated_write_lock(
+    settings: Settings,
+    *,
+    wait_seconds: float | None = None,
+    ttl_seconds: float = DEFAULT_TTL_SECONDS,
+    s3_client: Any = None,
+) -> Iterator[str]:
+    """Hold the curated-zone and warehouse write lock for the block (transform and load); yield its key.
+
+    Args:
+        wait_seconds: how long to wait for another run's transform and load; default
+            `settings.curated_lock_wait_seconds`.
+
+    Raises:
+        RunLockedError: another run still writes after `wait_seconds`.
+    """
+    wait = settings.curated_lock_wait_seconds if wait_seconds is None else wait_seconds
+    scope = _Scope("transform and load of the curated zone and the warehouse", "curated", curated_lock_key(settings))
+    with _s3_lock(settings, scope, wait, ttl_seconds, s3_client) as key:
+        yield key
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What a lock protects: `what` for messages, `name` in the lock's body, `key` of its object."""
+
+    what: str
+    name: str
+    key: str
+
+
+@contextmanager
+def _s3_lock(
+    settings: Settings, scope: _Scope, wait_seconds: float, ttl_seconds: float, s3_client: Any
+) -> Iterator[str]:
+    bucket, key = settings.storage.raw_bucket, scope.key
     held = _held.get()
     if f"{bucket}/{key}" in held:
         yield key
@@ -136,12 +197,12 @@ def run_lock(
     holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     deadline = time.monotonic() + wait_seconds
     try:
-        etag = _acquire(s3_client, bucket, key, holder, run_date, ttl_seconds, deadline)
+        etag = _acquire(s3_client, bucket, scope, holder, ttl_seconds, deadline)
     except (BotoCoreError, ClientError) as error:
         raise PipelineError(f"cannot take the run lock s3://{bucket}/{key}: {error}") from error
     token = _held.set(held | {f"{bucket}/{key}"})
     logger.info("run lock s3://%s/%s taken by %s", bucket, key, holder)
-    heartbeat = _Heartbeat(s3_client, bucket, key, etag, _lock_body(run_date, holder, ttl_seconds), ttl_seconds)
+    heartbeat = _Heartbeat(s3_client, bucket, key, etag, _lock_body(scope.name, holder, ttl_seconds), ttl_seconds)
     heartbeat.start()
     try:
         yield key
@@ -150,10 +211,10 @@ def run_lock(
         _release(s3_client, bucket, key, heartbeat.stop())
 
 
-def _lock_body(run_date: date, holder: str, ttl_seconds: float, acquired_at: str | None = None) -> dict[str, str]:
+def _lock_body(scope: str, holder: str, ttl_seconds: float, acquired_at: str | None = None) -> dict[str, str]:
     now = datetime.now(UTC)
     return {
-        "run_date": run_date.isoformat(),
+        "scope": scope,
         "holder": holder,
         "acquired_at": acquired_at or now.isoformat(),
         "expires_at": (now + timedelta(seconds=ttl_seconds)).isoformat(),
@@ -166,14 +227,14 @@ class _Heartbeat(threading.Thread):
     def __init__(
         self, s3_client: Any, bucket: str, key: str, etag: str, body: dict[str, str], ttl_seconds: float
     ) -> None:
-        super().__init__(name=f"run-lock-heartbeat-{body['run_date']}", daemon=True)
+        super().__init__(name=f"run-lock-heartbeat-{body['scope']}", daemon=True)
         self._s3, self._bucket, self._key, self.etag = s3_client, bucket, key, etag
         self._body, self._ttl = body, ttl_seconds
         self._stopping = threading.Event()
 
     def run(self) -> None:
         while not self._stopping.wait(self._ttl / 3):
-            body = _lock_body(date.fromisoformat(self._body["run_date"]), self._body["holder"], self._ttl)
+            body = _lock_body(self._body["scope"], self._body["holder"], self._ttl)
             body["acquired_at"] = self._body["acquired_at"]
             try:
                 answer = self._s3.put_object(
@@ -195,12 +256,12 @@ class _Heartbeat(threading.Thread):
         return self.etag
 
 
-def _acquire(
-    s3_client: Any, bucket: str, key: str, holder: str, run_date: date, ttl_seconds: float, deadline: float
-) -> str:
+def _acquire(s3_client: Any, bucket: str, scope: _Scope, holder: str, ttl_seconds: float, deadline: float) -> str:
+    key = scope.key
+    next_notice = time.monotonic()
     while True:
         now = datetime.now(UTC)
-        body = json.dumps(_lock_body(run_date, holder, ttl_seconds)).encode()
+        body = json.dumps(_lock_body(scope.name, holder, ttl_seconds)).encode()
         etag = _try_acquire(s3_client, bucket, key, body)
         if etag is not None:
             return etag
@@ -208,12 +269,18 @@ def _acquire(
         if current is not None and _expired(current, now):
             _break_stale(s3_client, bucket, key, current)
             continue
+        who = f"{current.get('holder', 'unknown')} since {current.get('acquired_at', '?')}" if current else "?"
         if time.monotonic() >= deadline:
-            who = f"{current.get('holder', 'unknown')} since {current.get('acquired_at', '?')}" if current else "?"
             raise RunLockedError(
-                f"another pipeline run for {run_date} is in progress ({who}); it holds s3://{bucket}/{key} "
+                f"another {scope.what} is in progress ({who}); it holds s3://{bucket}/{key} "
                 f"until it finishes. Wait and retry, or delete that object if its run is known to be dead."
             )
+        if time.monotonic() >= next_notice:
+            next_notice = time.monotonic() + WAITING_NOTICE_SECONDS
+            logger.info(
+                "waiting up to %.0f s for another %s to finish (%s; s3://%s/%s)",
+                deadline - time.monotonic(), scope.what, who, bucket, key,
+            )  # fmt: skip
         time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0.05)))
 
 

@@ -166,6 +166,14 @@ class Settings(BaseSettings):
     default_order_status: str = "completed"
     work_dir: Path = Field(default=Path(".ecom"), description="Local state: summaries, charts, emulator data.")
     failure_webhook_url: str | None = None
+    curated_lock_wait_seconds: float = Field(
+        default=7200.0,
+        ge=0,
+        description=(
+            "How long a run waits for another run's transform and load (any date) before it gives up: both rewrite "
+            "whole order_date partitions. The default covers a Glue job at its timeout plus the load."
+        ),
+    )
 
     api: ApiSettings = Field(default_factory=ApiSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)

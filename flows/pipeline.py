@@ -25,7 +25,7 @@ from ecom_pipeline.blocks import load_settings_from_blocks
 from ecom_pipeline.exceptions import PipelineError, StageError, is_transient
 from ecom_pipeline.ingest import ingest_resource
 from ecom_pipeline.land import new_run_id
-from ecom_pipeline.locks import run_lock
+from ecom_pipeline.locks import curated_write_lock, run_lock
 from ecom_pipeline.retry_policy import TASK_RETRIES
 from ecom_pipeline.settings import Profile, Settings, load_settings
 from ecom_pipeline.transform.incremental import transform_unless_unchanged
@@ -206,13 +206,16 @@ def ecom_pipeline(params: PipelineParameters | None = None) -> dict[str, Any]:
         "profile": settings.profile.value,
         "resources": {},
     }
-    # One run per date at a time: a second one is refused with a clear error, never interleaved.
+    # One run per date at a time: a second one is refused with a clear error, never interleaved. Transform and
+    # load rewrite whole order_date partitions, which runs of other dates may share: one run at a time, the
+    # others wait (locks.py).
     with run_lock(settings, settings.run_date):
         for resource in settings.resources:
             landed = _stage(f"fetch-and-land {resource}", fetch_and_land, settings, resource, run_id)
             summary["resources"][resource] = landed
-        summary["transform"] = _stage("glue-run", run_transform, settings, run_id)
-        summary["warehouse"] = _stage("snowflake-load", load_warehouse, settings, run_id, summary["transform"])
+        with curated_write_lock(settings):
+            summary["transform"] = _stage("glue-run", run_transform, settings, run_id)
+            summary["warehouse"] = _stage("snowflake-load", load_warehouse, settings, run_id, summary["transform"])
     report_dir = Path(params.report_dir) if params.report_dir else settings.work_dir / "reports" / run_id
     reported = _stage("report", build_report, settings, summary, report_dir)
     summary["kpis"] = reported["kpis"]
