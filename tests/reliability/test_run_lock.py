@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ecom_pipeline.locks import RunLockedError, lock_key, run_lock
+from ecom_pipeline.locks import RunLockedError, curated_lock_key, curated_write_lock, lock_key, run_lock
 from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import Settings, load_settings
 
@@ -183,3 +183,51 @@ def test_a_held_lock_is_renewed_past_its_ttl(settings, s3_emulator) -> None:
         assert expires_at() > first
         assert try_in_another_thread(settings) == "refused"
     assert try_in_another_thread(settings) == "taken"
+
+
+def test_curated_writes_wait_for_each_other_whatever_the_dates_and_say_what_they_wait_for(
+    settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two runs of different dates: both hold their date locks at once, but their transform and load take turns."""
+    times: dict[str, float] = {}
+    holder_in = threading.Event()
+
+    def other_date_run() -> None:
+        with run_lock(settings, DAY + timedelta(days=1)), curated_write_lock(settings):
+            holder_in.set()
+            time.sleep(1.5)
+            times["holder_done"] = time.monotonic()
+
+    thread = threading.Thread(target=other_date_run)
+    thread.start()
+    holder_in.wait(timeout=30)
+    with caplog.at_level("INFO", logger="ecom_pipeline.locks"), run_lock(settings, DAY):
+        times["date_lock_taken"] = time.monotonic()  # landing of another date is not held up
+        with curated_write_lock(settings, wait_seconds=30) as key:
+            times["curated_taken"] = time.monotonic()
+    thread.join()
+    assert key == curated_lock_key(settings) == "dummyjson/_locks/curated-writes.lock"
+    assert times["date_lock_taken"] < times["holder_done"] <= times["curated_taken"]
+    waiting = [r.getMessage() for r in caplog.records if r.getMessage().startswith("waiting up to")]
+    assert waiting and "transform and load of the curated zone and the warehouse" in waiting[0]
+
+
+def test_curated_writes_give_up_after_the_configured_wait_naming_the_holder(settings) -> None:
+    bounded = settings.updated(top={"curated_lock_wait_seconds": 0.5})
+    with curated_write_lock(bounded):
+        result: dict[str, Any] = {}
+
+        def waiter() -> None:
+            try:
+                with curated_write_lock(bounded):
+                    result["ran"] = True
+            except RunLockedError as error:
+                result["error"] = error
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        thread.join()
+    assert "ran" not in result
+    message = str(result["error"])
+    assert "another transform and load of the curated zone and the warehouse is in progress" in message
+    assert "curated-writes.lock" in message and "since" in message
