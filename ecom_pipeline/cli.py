@@ -236,15 +236,20 @@ def emulators_down() -> None:
 
 @app.command("bootstrap-warehouse")
 def bootstrap_warehouse_command() -> None:
-    """Create the Snowflake database, schema, warehouse, integration, stage, tables and views (idempotent)."""
+    """Create the Snowflake warehouse, database, loader role, integration, stage, tables and views, and grant them.
+
+    Runs as SNOWFLAKE_BOOTSTRAP_ROLE (default ACCOUNTADMIN), connected as SNOWFLAKE_BOOTSTRAP_USER (default
+    SNOWFLAKE_USER); grants the loader role (SNOWFLAKE_ROLE) to SNOWFLAKE_USER. Prints what changed: a second
+    run prints "nothing changed".
+    """
     from ecom_pipeline.warehouse.connection import bootstrap_warehouse
 
     settings = load_settings()
     try:
         ran = bootstrap_warehouse(settings)
-    except PipelineError as error:
+    except (PipelineError, ValueError) as error:  # ValueError: a name in the settings is not a valid identifier
         raise _fail(str(error)) from error
-    console.print(f"warehouse {settings.snowflake.database}.{settings.snowflake.schema_name} ready ({ran})")
+    console.print(f"warehouse {settings.snowflake.database}.{settings.snowflake.schema_name} ready: {ran}")
 
 
 @glue_app.command("deploy")

@@ -141,7 +141,29 @@ class SnowflakeSettings(BaseSettings):
     account: str = "local"
     user: str = "ecom"
     password: SecretStr = SecretStr("local")
-    role: str = "ECOM_LOADER"
+    role: str = Field(
+        default="ECOM_LOADER",
+        description=(
+            "The loader role the pipeline runs as (loads, report). `bootstrap-warehouse` creates it, grants it to "
+            "SNOWFLAKE_USER and to SYSADMIN, and grants it exactly what the pipeline's statements need."
+        ),
+    )
+    bootstrap_role: str = Field(
+        default="ACCOUNTADMIN",
+        description=(
+            "The role `bootstrap-warehouse` runs sql/setup and sql/views as; the pipeline never uses it. At least: "
+            "CREATE WAREHOUSE and CREATE DATABASE (SYSADMIN has them), CREATE ROLE (USERADMIN, SECURITYADMIN) and "
+            "CREATE INTEGRATION (ACCOUNTADMIN only, unless granted) on the account. It owns what it creates."
+        ),
+    )
+    bootstrap_user: str | None = Field(
+        default=None,
+        description=(
+            "The user `bootstrap-warehouse` connects as, e.g. an administrator's own user; default SNOWFLAKE_USER. "
+            "The credential settings (password, key, token) are that user's while bootstrap runs; SNOWFLAKE_USER "
+            "still names the pipeline's user, to which the loader role is granted."
+        ),
+    )
     warehouse: str = "ECOM_WH"
     database: str = "ECOM"
     schema_name: str = Field(default="ANALYTICS", validation_alias=AliasChoices("SNOWFLAKE_SCHEMA", "schema_name"))

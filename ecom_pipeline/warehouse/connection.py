@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import snowflake.connector
@@ -13,6 +12,7 @@ from snowflake.connector.errors import Error as SnowflakeError
 
 from ecom_pipeline.exceptions import WarehouseError
 from ecom_pipeline.settings import Settings, SnowflakeSettings
+from ecom_pipeline.warehouse.bootstrap_changes import BootstrapResult, track_bootstrap
 from ecom_pipeline.warehouse.emulator_adapter import adapt
 from ecom_pipeline.warehouse.sqlrender import SETUP_FILES, load_sql_file, names_from_settings
 
@@ -39,6 +39,8 @@ class Warehouse:
                 self.skipped.append(adapted.gap.statement if adapted.gap else sql[:40])
                 logger.debug("emulator adapter skipped: %s", sql.splitlines()[0])
                 return []
+            if adapted.exists_probe and self._run(adapted.exists_probe[0], None):
+                return [(adapted.exists_probe[1],)]  # what Snowflake answers for an existing object
             statements, merge_counts = adapted.statements, adapted.merge_counts
         results = [self._run(statement, params) for statement in statements]
         if merge_counts is not None:  # Snowflake's MERGE answers one row: (rows inserted, rows updated)
@@ -119,27 +121,16 @@ def connect(sf: SnowflakeSettings) -> Iterator[Warehouse]:
         connection.close()
 
 
-@dataclass(frozen=True)
-class BootstrapResult:
-    """What `bootstrap_warehouse` ran."""
-
-    files: int
-    executed: int
-    skipped: tuple[str, ...]
-
-    def __str__(self) -> str:
-        skipped = f", {len(self.skipped)} skipped by the emulator adapter" if self.skipped else ""
-        return f"{self.files} SQL files, {self.executed} statements{skipped}"
-
-
 def bootstrap_warehouse(settings: Settings) -> BootstrapResult:
-    """Run sql/setup/01..04 and the analytics views, in order; every file is safe to run again."""
-    names = names_from_settings(settings.snowflake, settings.storage)
-    executed = 0
-    with connect(settings.snowflake) as warehouse:
-        for relative_path in SETUP_FILES:
-            for statement in load_sql_file(relative_path, names):
-                warehouse.execute(statement)
-                executed += 1
-        skipped = tuple(warehouse.skipped)
-    return BootstrapResult(files=len(SETUP_FILES), executed=executed - len(skipped), skipped=skipped)
+    """Run sql/setup/01..04 and the analytics views as the bootstrap role; report what changed.
+
+    Every statement is rendered (every name validated) before connecting. The session is the bootstrap user's
+    (`bootstrap_user`, default `user`) with `bootstrap_role`; the SQL grants the loader role (`role`) to `user`.
+    Every statement is safe to run again: a second run reports that nothing changed.
+    """
+    sf = settings.snowflake
+    names = names_from_settings(sf, settings.storage)
+    statements = [statement for path in SETUP_FILES for statement in load_sql_file(path, names)]
+    admin = sf.model_copy(update={"user": sf.bootstrap_user or sf.user, "role": sf.bootstrap_role})
+    with connect(admin) as warehouse:
+        return track_bootstrap(warehouse, statements, loader_role=names["role"], files=len(SETUP_FILES))

@@ -8,6 +8,7 @@ returns it unchanged, drops it (`skip`), or rewrites it into statements the emul
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -45,13 +46,34 @@ EMULATOR_GAPS: tuple[EmulatorGap, ...] = (
         "GRANT",
         "skip",
         _starts("grant"),
-        "fakesnow cannot parse grants; every session may do everything.",
+        "fakesnow cannot parse grants (of privileges or of roles); every session may do everything.",
+    ),
+    EmulatorGap(
+        "SHOW GRANTS",
+        "skip",
+        _starts("show grants"),
+        "fakesnow cannot parse it; with no access control there are no grants to show.",
     ),
     EmulatorGap(
         "CREATE STORAGE INTEGRATION",
         "skip",
         _starts("create storage integration"),
         "fakesnow cannot parse it; the emulator reads S3 with its own s3fs credentials and endpoint.",
+    ),
+    EmulatorGap(
+        "ALTER STAGE",
+        "rewrite",
+        _starts("alter stage"),
+        "fakesnow cannot parse it: `ALTER STAGE s SET <params>` becomes `CREATE OR REPLACE STAGE s <params>`, "
+        "which leaves the emulator's stage with the same URL and file format (it holds no grants to lose).",
+    ),
+    EmulatorGap(
+        "CREATE DATABASE/SCHEMA/TABLE IF NOT EXISTS",
+        "rewrite",
+        re.compile(r"^\s*create\s+(?:transient\s+)?(?:database|schema|table)\s+if\s+not\s+exists\b", re.IGNORECASE),
+        "fakesnow answers 'successfully created' when the object exists, and re-creating a table wipes its COPY "
+        "load history: the adapter looks the object up first and, when it exists, runs nothing and answers as "
+        "Snowflake does ('<NAME> already exists, statement succeeded.').",
     ),
     EmulatorGap(
         "MERGE",
@@ -80,6 +102,8 @@ class Adapted:
     gap: EmulatorGap | None = None
     # For a MERGE rewrite: the indexes of the count queries whose first value is (inserted, updated).
     merge_counts: tuple[int, int] | None = field(default=None)
+    # For CREATE ... IF NOT EXISTS: a query that returns a row when the object exists, and Snowflake's answer then.
+    exists_probe: tuple[str, str] | None = field(default=None)
 
     @property
     def skipped(self) -> bool:
@@ -93,8 +117,44 @@ def adapt(sql: str) -> Adapted:
         if gap.pattern.search(sql):
             if gap.action == "skip":
                 return Adapted((), gap)
-            return _rewrite_merge(sql, gap) if gap.statement == "MERGE" else _rewrite_sums(sql, gap)
+            return REWRITES[gap.statement](sql, gap)
     return Adapted((sql,))
+
+
+def _rewrite_alter_stage(sql: str, gap: EmulatorGap) -> Adapted:
+    """`ALTER STAGE [IF EXISTS] name SET params` -> `CREATE OR REPLACE STAGE name params`."""
+    match = re.match(r"^\s*alter\s+stage\s+(?:if\s+exists\s+)?(\S+)\s+set\s+(.*)$", sql, re.IGNORECASE | re.DOTALL)
+    if match is None:
+        raise ValueError(f"the ALTER STAGE rewrite handles `ALTER STAGE name SET ...` only, got: {sql[:80]}")
+    return Adapted((f"create or replace stage {match.group(1)} {match.group(2)}",), gap)
+
+
+# Where the emulator lists each kind of object, and the columns of its fully qualified name.
+LOOKUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "DATABASE": ("information_schema.schemata", ("catalog_name",)),
+    "SCHEMA": ("information_schema.schemata", ("catalog_name", "schema_name")),
+    "TABLE": ("information_schema.tables", ("table_catalog", "table_schema", "table_name")),
+}
+
+
+def _rewrite_create_if_not_exists(sql: str, gap: EmulatorGap) -> Adapted:
+    """Run the CREATE only when a lookup in the emulator's information schema finds no such object."""
+    import sqlglot
+    from sqlglot import exp
+
+    create = sqlglot.parse_one(sql, read="snowflake")
+    target = create.this.this if isinstance(create.this, exp.Schema) else create.this
+    if not isinstance(create, exp.Create) or not isinstance(target, exp.Table):
+        raise ValueError(f"expected CREATE ... IF NOT EXISTS, got: {sql[:80]}")
+    parts = [part.name.upper() for part in target.parts]
+    if any(not re.fullmatch(r"[A-Z_][A-Z0-9_$]*", part) for part in parts):
+        return Adapted((sql,), gap)  # a quoted name: let the emulator answer as it does
+    source, columns = LOOKUPS[str(create.args.get("kind")).upper()]
+    if len(parts) != len(columns):
+        return Adapted((sql,), gap)  # not fully qualified: the emulator's current database decides
+    where = " and ".join(f"{column} = '{part}'" for column, part in zip(columns, parts, strict=True))
+    probe = f"select 1 from {source} where {where} limit 1"
+    return Adapted((sql,), gap, exists_probe=(probe, f"{parts[-1]} already exists, statement succeeded."))
 
 
 def _rewrite_merge(sql: str, gap: EmulatorGap) -> Adapted:
@@ -144,6 +204,14 @@ def _rewrite_sums(sql: str, gap: EmulatorGap) -> Adapted:
 
     rewritten = sqlglot.parse_one(sql, read="snowflake").transform(exact)
     return Adapted((rewritten.sql(dialect="snowflake"),), gap)
+
+
+REWRITES: dict[str, Callable[[str, EmulatorGap], Adapted]] = {
+    "ALTER STAGE": _rewrite_alter_stage,
+    "CREATE DATABASE/SCHEMA/TABLE IF NOT EXISTS": _rewrite_create_if_not_exists,
+    "MERGE": _rewrite_merge,
+    "SUM(number)": _rewrite_sums,
+}
 
 
 def gaps_markdown() -> str:

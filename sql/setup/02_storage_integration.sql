@@ -1,6 +1,9 @@
--- S3 access for the external stage: Snowflake assumes the IAM role, limited to the curated bucket.
--- Run as ACCOUNTADMIN (or a role with CREATE INTEGRATION). Safe to run again: an existing integration
--- is kept, so its external id (trusted by the IAM role's policy) does not change.
+-- S3 access for the external stage: Snowflake assumes the IAM role, limited to the curated bucket. Who runs
+-- it: `ecom-pipeline bootstrap-warehouse` with SNOWFLAKE_BOOTSTRAP_ROLE. CREATE INTEGRATION belongs to
+-- ACCOUNTADMIN unless granted to another role (`grant create integration on account to role ...`). The
+-- loader role gets no grant here: USAGE on the integration is needed to create a stage on it (the bootstrap
+-- role owns it), not to COPY from that stage. Safe to run again: an existing integration is kept, so its
+-- external id (trusted by the IAM role's policy) does not change.
 
 create storage integration if not exists {{ integration }}
 type = external_stage
@@ -8,5 +11,3 @@ storage_provider = 'S3'
 enabled = true
 storage_aws_role_arn = '{{ aws_role_arn }}'
 storage_allowed_locations = ('s3://{{ bucket }}/');
-
-grant usage on integration {{ integration }} to role {{ role }};

@@ -1,4 +1,6 @@
--- The orders fact table, its staging table and the load audit. Tables hold data: never OR REPLACE them.
+-- The orders fact table, its staging table and the load audit, and the loader role's privileges on them.
+-- Who runs it: `ecom-pipeline bootstrap-warehouse` with SNOWFLAKE_BOOTSTRAP_ROLE (CREATE TABLE on the
+-- schema, which it owns). Tables hold data: never OR REPLACE them (that would also drop their grants).
 
 -- One row per cart line; `order_date` is the curated partition (`order_date_copy` inside the files).
 create table if not exists {{ database }}.{{ schema }}.orders (
@@ -69,3 +71,14 @@ create table if not exists {{ database }}.{{ schema }}.load_audit (
     started_at timestamp_tz not null,
     finished_at timestamp_tz not null
 );
+
+-- Exactly what the loader role's statements need (tests/warehouse/test_grants.py derives it from the
+-- statements a load and the report run): TRUNCATE and COPY INTO (INSERT) the staging table, and SELECT from
+-- it for the MERGE and the reconciliation; MERGE into orders (INSERT, UPDATE), DELETE the orders a re-load
+-- no longer holds, SELECT for the reconciliation and the skip check; INSERT one audit row per load. Nothing
+-- reads load_audit.
+grant select, insert, truncate on table {{ database }}.{{ schema }}.orders_staging to role {{ role }};
+
+grant select, insert, update, delete on table {{ database }}.{{ schema }}.orders to role {{ role }};
+
+grant insert on table {{ database }}.{{ schema }}.load_audit to role {{ role }};

@@ -1,8 +1,12 @@
 -- Analytics views over `orders` (one row per cart line, so `orders` counts order lines).
 -- Money is summed, rounded to cents and cast back to NUMBER: the local emulator sums NUMBER as DOUBLE.
 -- Ratios and averages are cast to 6 places before rounding to 2, so half-cents round up on every engine.
+--
+-- Who runs it: `ecom-pipeline bootstrap-warehouse` with SNOWFLAKE_BOOTSTRAP_ROLE (CREATE VIEW on the schema,
+-- which it owns). The views read `orders` with their owner's rights: the loader role needs SELECT on the
+-- views only. COPY GRANTS keeps that SELECT when a view is replaced; the grants at the end give it first.
 
-create or replace view {{ database }}.{{ schema }}.vw_sales_by_category as
+create or replace view {{ database }}.{{ schema }}.vw_sales_by_category copy grants as
 with
 
 orders as (
@@ -48,7 +52,7 @@ select
     margin_pct
 from final;
 
-create or replace view {{ database }}.{{ schema }}.vw_top_customers as
+create or replace view {{ database }}.{{ schema }}.vw_top_customers copy grants as
 with
 
 orders as (
@@ -88,7 +92,7 @@ select
     revenue_rank
 from final;
 
-create or replace view {{ database }}.{{ schema }}.vw_order_status as
+create or replace view {{ database }}.{{ schema }}.vw_order_status copy grants as
 with
 
 orders as (
@@ -114,7 +118,7 @@ select
     revenue
 from final;
 
-create or replace view {{ database }}.{{ schema }}.vw_sales_by_country as
+create or replace view {{ database }}.{{ schema }}.vw_sales_by_country copy grants as
 with
 
 orders as (
@@ -143,9 +147,9 @@ select
     profit
 from final;
 
--- revenue_7d_avg: mean daily revenue over the day and the 6 days with orders before it
--- (calendar days when the pipeline runs daily).
-create or replace view {{ database }}.{{ schema }}.vw_daily_revenue as
+-- revenue_7d_avg: mean daily revenue over the day and the 6 days with orders before it (calendar days when
+-- the pipeline runs daily).
+create or replace view {{ database }}.{{ schema }}.vw_daily_revenue copy grants as
 with
 
 orders as (
@@ -193,7 +197,7 @@ select
     revenue_7d_avg
 from final;
 
-create or replace view {{ database }}.{{ schema }}.vw_kpis as
+create or replace view {{ database }}.{{ schema }}.vw_kpis copy grants as
 with
 
 orders as (
@@ -233,3 +237,16 @@ select
     total_profit,
     profit_margin_pct
 from final;
+
+-- The report reads every view as the loader role.
+grant select on view {{ database }}.{{ schema }}.vw_sales_by_category to role {{ role }};
+
+grant select on view {{ database }}.{{ schema }}.vw_top_customers to role {{ role }};
+
+grant select on view {{ database }}.{{ schema }}.vw_order_status to role {{ role }};
+
+grant select on view {{ database }}.{{ schema }}.vw_sales_by_country to role {{ role }};
+
+grant select on view {{ database }}.{{ schema }}.vw_daily_revenue to role {{ role }};
+
+grant select on view {{ database }}.{{ schema }}.vw_kpis to role {{ role }};
