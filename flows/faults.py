@@ -46,7 +46,9 @@ def inject_fault(stage: str) -> None:
         attempt = _raised[stage]
     message = f"injected transient fault {attempt}/{planned} in stage {stage} ({ENV_VAR})"
     error_type = _ERRORS[stage]
-    raise error_type(message, transient=True) if error_type is TransformError else error_type(message)
+    error = error_type(message) if error_type is TransientSourceError else error_type(message, transient=True)
+    assert error.transient, f"{error_type.__name__} must say a retry can help"
+    raise error
 
 
 def reset_faults() -> None:

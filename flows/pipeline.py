@@ -190,10 +190,15 @@ def _flow_run_name() -> str:
 
 
 @flow(name="ecom-pipeline", flow_run_name=_flow_run_name, log_prints=True, on_failure=[notify_failure])
-@stage_logs_to_flow_run()  # INFO lines of extract, land, transform, warehouse into the run's logs
 def ecom_pipeline(params: PipelineParameters | None = None) -> dict[str, Any]:
     """Run the whole pipeline for one date and return its summary (the CLI prints and saves it)."""
-    params = params or PipelineParameters()
+    # Not a decorator on the flow itself: Prefect resolves the flow's annotations in the wrapper's module.
+    return _run_pipeline(params or PipelineParameters())
+
+
+@stage_logs_to_flow_run()  # INFO lines of extract, land, transform, warehouse into the run's logs
+def _run_pipeline(params: PipelineParameters) -> dict[str, Any]:
+    """The flow's body: lock, fetch and land each resource, transform, load, report."""
     settings = resolve_settings(params)
     logger = get_run_logger()
     started = time.monotonic()
