@@ -254,7 +254,11 @@ def bootstrap_warehouse_command() -> None:
 
 @glue_app.command("deploy")
 def glue_deploy() -> None:
-    """Upload spark_jobs/orders_job.py and create or update the Glue 4.0 job (ECOM_GLUE_* settings)."""
+    """Upload spark_jobs/orders_job.py and create the Glue 4.0 job, or update ours of its fields (ECOM_GLUE_*).
+
+    For accounts without the CloudFormation stack (which defines the job itself). An existing job keeps every
+    field and default argument this command does not set.
+    """
     from ecom_pipeline.aws import make_glue_client, make_s3_client
     from ecom_pipeline.transform.glue import GlueLauncher
 
@@ -263,7 +267,7 @@ def glue_deploy() -> None:
         glue, s3 = make_glue_client(settings.storage), make_s3_client(settings.storage)
         launcher = GlueLauncher(settings, glue_client=glue, s3_client=s3)
         location = launcher.upload_script()
-        action = launcher.ensure_job()
+        action = launcher.deploy()
     except PipelineError as error:
         raise _fail(str(error)) from error
     console.print(f"Glue job {settings.glue.job_name} {action}; script at {location}")

@@ -1,11 +1,19 @@
-"""AWS Glue launcher (`aws` profile): upload the script, create or update the Glue 4 job, run and poll it."""
+"""AWS Glue launcher (`aws` profile): start the Glue 4 job the stack defines, watch it, return its summary.
+
+The job's definition belongs to CloudFormation (infra/ecom-pipeline.yaml). A run reads it (GetJob), uploads the job
+script it was cloned with to the definition's ScriptLocation, and starts a run whose Arguments carry the run's paths
+and business parameters; it never updates the definition, so the stack's temp-dir, logging and metrics arguments
+stay as deployed. `deploy()` (`ecom-pipeline glue deploy`) serves accounts without the stack: it creates the job,
+or sets our fields on the existing definition and keeps the rest (Glue's UpdateJob replaces the whole definition,
+https://docs.aws.amazon.com/glue/latest/webapi/API_UpdateJob.html, so the rest is copied from GetJob).
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,50 +58,69 @@ class GlueLauncher:
 
     @property
     def script_location(self) -> str:
-        """s3:// URI the job definition points at."""
+        """Where `deploy()` points a job it defines: the settings' script bucket and prefix."""
         glue = self.settings.glue
         bucket = glue.script_bucket or self.settings.storage.curated_bucket
         return f"s3://{bucket}/{glue.script_prefix.strip('/')}/{self.script.name}"
 
-    def upload_script(self) -> str:
-        """Upload the job script (Glue receives this one file) and return its location."""
-        bucket, key = self.script_location.removeprefix("s3://").split("/", 1)
-        self.s3.put_object(Bucket=bucket, Key=key, Body=self.script.read_bytes())
-        return self.script_location
+    def upload_script(self, location: str | None = None) -> str:
+        """Upload the job script (Glue receives this one file) to `location` (default: ours); return it."""
+        location = location or self.script_location
+        bucket, key = location.removeprefix("s3://").split("/", 1)
+        try:
+            self.s3.put_object(Bucket=bucket, Key=key, Body=self.script.read_bytes())
+        except ClientError as error:
+            raise TransformError(
+                f"uploading the job script to {location} failed: {error}", transient=_is_throttled(error)
+            ) from error
+        return location
+
+    def deployed_job(self) -> dict[str, Any]:
+        """The job's definition as Glue has it; ConfigError saying how to create it when there is none."""
+        name = self.settings.glue.job_name
+        try:
+            return dict(self.glue.get_job(JobName=name)["Job"])
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "EntityNotFoundException":
+                raise ConfigError(
+                    f"Glue job {name!r} does not exist: run `ecom-pipeline glue deploy` or deploy the stack "
+                    "(infra/ecom-pipeline.yaml, docs/aws.md)"
+                ) from error
+            raise _api_error("get_job", error) from error
 
     def job_definition(self) -> dict[str, Any]:
-        """The Glue job's definition: Glue 4.0, Python 3, workers and defaults from settings."""
+        """Our fields of the job's definition: Glue 4.0, Python 3, script, workers, timeout, role when set."""
         glue = self.settings.glue
-        if not glue.role_arn:
-            raise ConfigError("settings.glue.role_arn (ECOM_GLUE_ROLE_ARN) is required to run the job on AWS Glue")
-        return {
-            "Role": glue.role_arn,
+        definition: dict[str, Any] = {
             "Command": {"Name": "glueetl", "ScriptLocation": self.script_location, "PythonVersion": "3"},
             "GlueVersion": glue.glue_version,
             "WorkerType": glue.worker_type,
             "NumberOfWorkers": glue.number_of_workers,
             "Timeout": glue.timeout_minutes,
-            "DefaultArguments": {
-                "--job-language": "python",
-                "--cost_ratio": str(self.settings.cost_ratio),
-                "--default_order_status": self.settings.default_order_status,
-            },
+            # Business parameters are not defaults: every run passes them (job_arguments).
+            "DefaultArguments": {"--job-language": "python"},
         }
+        if glue.role_arn:
+            definition["Role"] = glue.role_arn
+        return definition
 
-    def ensure_job(self) -> str:
-        """Create the job, or update it to the current definition; return "created" or "updated"."""
+    def deploy(self) -> str:
+        """Create the job, or set our fields on its definition and keep the rest; return "created" or "updated"."""
         name = self.settings.glue.job_name
-        definition = self.job_definition()
+        ours = self.job_definition()
         try:
-            self.glue.get_job(JobName=name)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "EntityNotFoundException":
-                raise _api_error("get_job", error) from error
-            self.glue.create_job(Name=name, **definition)
+            current = self.deployed_job()
+        except ConfigError:
+            if "Role" not in ours:
+                raise ConfigError(
+                    f"Glue job {name!r} does not exist yet: set ECOM_GLUE_ROLE_ARN (the role it runs as) to create it"
+                ) from None
+            self.glue.create_job(Name=name, **ours)
             LOG.info("created Glue job %s", name)
             return "created"
-        self.glue.update_job(JobName=name, JobUpdate=definition)
-        LOG.info("updated Glue job %s", name)
+        fields = self.glue.meta.service_model.shape_for("JobUpdate").members
+        self.glue.update_job(JobName=name, JobUpdate=merged_job_update(current, ours, fields))
+        LOG.info("updated Glue job %s (its other fields and default arguments kept)", name)
         return "updated"
 
     def start(self, request: JobRequest) -> str:
@@ -111,7 +138,10 @@ class GlueLauncher:
         deadline = self._clock() + glue.timeout_minutes * 60
         state = None
         while True:
-            job_run = self.glue.get_job_run(JobName=glue.job_name, RunId=run_id)["JobRun"]
+            try:
+                job_run = self.glue.get_job_run(JobName=glue.job_name, RunId=run_id)["JobRun"]
+            except ClientError as error:
+                raise _api_error("get_job_run", error) from error
             if job_run["JobRunState"] != state:
                 state = job_run["JobRunState"]
                 LOG.info("Glue run %s of %s: %s", run_id, glue.job_name, state)
@@ -126,9 +156,9 @@ class GlueLauncher:
             self._sleep(glue.poll_seconds)
 
     def run(self, request: JobRequest) -> dict[str, Any]:
-        """Upload, define, start, wait; return the summary, or raise TransformError with Glue's message."""
-        self.upload_script()
-        self.ensure_job()
+        """Upload the script to the job's location, start, wait; return the summary, or raise with Glue's message."""
+        job = self.deployed_job()
+        self.upload_script(job["Command"]["ScriptLocation"])
         run_id = self.start(request)
         job_run = self.wait(run_id)
         state = job_run["JobRunState"]
@@ -140,6 +170,21 @@ class GlueLauncher:
                 transient=transient,
             )
         return read_summary(self.s3, self.settings.storage.curated_bucket, request.run_id)
+
+
+def merged_job_update(current: dict[str, Any], ours: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """An UpdateJob `JobUpdate`: the current definition's updatable `fields`, ours set on top, default args merged."""
+    update = {field: current[field] for field in fields if current.get(field) is not None}
+    update.update({field: value for field, value in ours.items() if field != "DefaultArguments"})
+    update["DefaultArguments"] = {**current.get("DefaultArguments", {}), **ours.get("DefaultArguments", {})}
+    if "WorkerType" in update or "NumberOfWorkers" in update:
+        update.pop("MaxCapacity", None)  # GetJob derives it from the workers; UpdateJob refuses both together
+    update.pop("AllocatedCapacity", None)  # deprecated alias of MaxCapacity
+    return update
+
+
+def _is_throttled(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] in TRANSIENT_API_CODES | {"SlowDown", "Throttling", "RequestLimitExceeded"}
 
 
 def _api_error(operation: str, error: ClientError) -> TransformError:

@@ -239,6 +239,15 @@ class LocalSparkLauncher:
 
     def command(self, request: JobRequest) -> list[str]:
         """The spark-submit command line (no secrets in it: `ps` and logs show it)."""
+        arguments = {
+            "--JOB_NAME": self.settings.glue.job_name,
+            **job_arguments(self.settings, request, "s3a"),
+            "--shuffle_partitions": str(self.settings.spark.shuffle_partitions),
+        }
+        return self.submit_command(arguments)
+
+    def submit_command(self, arguments: dict[str, str]) -> list[str]:
+        """spark-submit of the script with these `--name value` arguments, the way Glue passes them."""
         spark = self.settings.spark
         jars = find_s3a_jars()
         java_options = spark.java_options.split()
@@ -251,11 +260,6 @@ class LocalSparkLauncher:
             "spark.sql.session.timeZone": "UTC",
             "spark.driver.extraJavaOptions": " ".join(java_options),
             **s3a_confs(self.settings, credentials_in_env="AWS_ACCESS_KEY_ID" in credentials_env(self.settings)),
-        }
-        arguments = {
-            "--JOB_NAME": self.settings.glue.job_name,
-            **job_arguments(self.settings, request, "s3a"),
-            "--shuffle_partitions": str(spark.shuffle_partitions),
         }
         return [
             str(find_spark_submit()),
@@ -275,15 +279,19 @@ class LocalSparkLauncher:
         require_java()
         command = self.command(request)
         LOG.info("spark-submit orders job: run %s, ingest_date %s", request.run_id, request.ingest_date)
+        self.run_command(command)
+        client = self._s3_client or s3_client_for(self.settings)
+        return read_summary(client, self.settings.storage.curated_bucket, request.run_id)
+
+    def run_command(self, command: list[str], what: str = "local Spark job") -> None:
+        """Run a `command()`/`submit_command()` line to completion; keep the class-data archive only on success."""
         succeeded = False
         try:
-            run_job_process(command, self.environment(), self.settings.spark.timeout_seconds, LOG, "local Spark job")
+            run_job_process(command, self.environment(), self.settings.spark.timeout_seconds, LOG, what)
             succeeded = True
         finally:
             if self.archive is not None:
                 self.archive.commit(succeeded)
-        client = self._s3_client or s3_client_for(self.settings)
-        return read_summary(client, self.settings.storage.curated_bucket, request.run_id)
 
 
 class ComposeLauncher:

@@ -1,10 +1,12 @@
 """GlueLauncher against moto's Glue and S3 APIs (mock_aws).
 
-moto records job runs and walks them STARTING -> RUNNING -> SUCCEEDED (its state manager lets us make that
-take several polls) but never runs the script, has no UpdateJob nor BatchStopJobRun, and no way to end a
-run FAILED. `GlueClient` below fills exactly those gaps, in the test only: update_job is emulated with
-delete + create, batch_stop_job_run is recorded, and `fail_with` makes get_job_run report FAILED with a
-message. Everything else is moto.
+A run starts the job CloudFormation defines and never changes its definition; `deploy()` (for accounts without
+the stack) creates the job or merges ours into its definition. moto records job runs and walks them
+STARTING -> RUNNING -> SUCCEEDED (its state manager lets us make that take several polls) but never runs the
+script, has no UpdateJob nor BatchStopJobRun, and no way to end a run FAILED. `GlueClient` below fills exactly
+those gaps, in the test only: update_job is emulated with delete + create (UpdateJob replaces the whole
+definition too), batch_stop_job_run is recorded, and `fail_with` makes get_job_run report FAILED with a message.
+Everything else is moto.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from moto.moto_api import state_manager
 from ecom_pipeline.exceptions import ConfigError, TransformError
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.transform import GlueLauncher, JobRequest
+from ecom_pipeline.transform.glue import merged_job_update
 from ecom_pipeline.transform.launchers import summary_key
 
 REGION = "us-east-1"
@@ -67,6 +70,7 @@ def aws() -> Iterator[tuple[GlueClient, Any]]:
         state_manager.set_transition("glue::job_run", {"progression": "manual", "times": 2})
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket="ecom-curated")
+        s3.create_bucket(Bucket="ecom-scripts")
         yield GlueClient(boto3.client("glue", region_name=REGION)), s3
         state_manager.unset_transition("glue::job_run")
 
@@ -88,28 +92,47 @@ def put_summary(s3: Any, run_id: str) -> dict[str, Any]:
     return summary
 
 
-def test_first_run_creates_the_job_and_returns_the_summary(
+STACK_DEFAULTS = {  # what infra/ecom-pipeline.yaml sets on the job, besides the language
+    "--job-language": "python",
+    "--TempDir": "s3://ecom-scripts/glue-temp/",
+    "--enable-continuous-cloudwatch-log": "true",
+    "--enable-metrics": "true",
+}
+
+
+def create_stack_job(glue: GlueClient) -> None:
+    """The job as the CloudFormation stack defines it (script in its own bucket, logging and metrics on)."""
+    glue.create_job(
+        Name="ecom-orders-transform",
+        Role=ROLE,
+        Command={"Name": "glueetl", "ScriptLocation": "s3://ecom-scripts/glue-scripts/orders_job.py"},
+        GlueVersion="4.0",
+        WorkerType="G.1X",
+        NumberOfWorkers=2,
+        Timeout=60,
+        MaxRetries=0,
+        ExecutionProperty={"MaxConcurrentRuns": 1},
+        DefaultArguments=STACK_DEFAULTS,
+    )
+
+
+def test_run_starts_the_stack_job_with_the_run_arguments_and_returns_the_summary(
     aws: tuple[GlueClient, Any], settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     glue, s3 = aws
+    create_stack_job(glue)
     expected = put_summary(s3, REQUEST.run_id)
     launcher = GlueLauncher(settings, glue_client=glue, s3_client=s3, sleep=lambda _: None)
 
     with caplog.at_level(logging.INFO, logger="ecom_pipeline.transform.glue"):
         assert launcher.run(REQUEST) == expected
 
-    script = s3.get_object(Bucket="ecom-curated", Key="glue-scripts/orders_job.py")["Body"].read()
+    # The script goes where the job's definition points (the stack's scripts bucket), not where settings would.
+    script = s3.get_object(Bucket="ecom-scripts", Key="glue-scripts/orders_job.py")["Body"].read()
     assert script == launcher.script.read_bytes()
+    assert glue.updates == []  # the stack owns the definition
     job = glue.get_job(JobName="ecom-orders-transform")["Job"]
-    assert job["Command"]["ScriptLocation"] == "s3://ecom-curated/glue-scripts/orders_job.py"
-    assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"], job["Role"]) == (
-        "4.0",
-        "G.1X",
-        2,
-        ROLE,
-    )
-    assert job["DefaultArguments"]["--job-language"] == "python"
-    assert glue.updates == []
+    assert job["DefaultArguments"] == STACK_DEFAULTS and job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
     run = glue.get_job_runs(JobName="ecom-orders-transform")["JobRuns"][0]
     assert (
         run["Arguments"].items()
@@ -128,21 +151,68 @@ def test_first_run_creates_the_job_and_returns_the_summary(
     assert states == ["STARTING", "RUNNING", "SUCCEEDED"]  # each change logged once
 
 
-def test_second_run_updates_the_job_definition(aws: tuple[GlueClient, Any], settings: Settings) -> None:
+def test_run_without_a_job_says_how_to_create_one(aws: tuple[GlueClient, Any], settings: Settings) -> None:
     glue, s3 = aws
-    put_summary(s3, REQUEST.run_id)
-    GlueLauncher(settings, glue_client=glue, s3_client=s3, sleep=lambda _: None).run(REQUEST)
+    launcher = GlueLauncher(settings, glue_client=glue, s3_client=s3, sleep=lambda _: None)
+    with pytest.raises(ConfigError, match=r"'ecom-orders-transform' does not exist: run `ecom-pipeline glue deploy`"):
+        launcher.run(REQUEST)
+    assert glue.list_jobs()["JobNames"] == []  # a run never creates the job
+    assert s3.list_objects_v2(Bucket="ecom-curated").get("KeyCount") == 0  # nor uploads before it knows where
 
-    bigger = settings.updated(glue={"number_of_workers": 5})
-    GlueLauncher(bigger, glue_client=glue, s3_client=s3, sleep=lambda _: None).run(REQUEST)
 
-    assert [update["NumberOfWorkers"] for update in glue.updates] == [5]
-    assert glue.get_job(JobName="ecom-orders-transform")["Job"]["NumberOfWorkers"] == 5
-    assert len(glue.get_job_runs(JobName="ecom-orders-transform")["JobRuns"]) == 1  # moto drops history on re-create
+def test_deploy_creates_the_job_from_settings(aws: tuple[GlueClient, Any], settings: Settings) -> None:
+    glue, s3 = aws
+    launcher = GlueLauncher(settings, glue_client=glue, s3_client=s3)
+    assert launcher.deploy() == "created"
+    job = glue.get_job(JobName="ecom-orders-transform")["Job"]
+    assert job["Command"]["ScriptLocation"] == "s3://ecom-curated/glue-scripts/orders_job.py"
+    assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"], job["Role"]) == ("4.0", "G.1X", 2, ROLE)
+    assert job["DefaultArguments"] == {"--job-language": "python"}  # business parameters are run arguments
+
+
+def test_deploy_over_an_existing_job_sets_ours_and_keeps_the_rest(
+    aws: tuple[GlueClient, Any], settings: Settings
+) -> None:
+    glue, s3 = aws
+    create_stack_job(glue)
+    bigger = settings.updated(glue={"number_of_workers": 5, "role_arn": None})  # no role set: the job keeps its own
+
+    assert GlueLauncher(bigger, glue_client=glue, s3_client=s3).deploy() == "updated"
+
+    (update,) = glue.updates  # UpdateJob replaces the whole definition: the update must carry everything
+    job = glue.get_job(JobName="ecom-orders-transform")["Job"]
+    assert job["NumberOfWorkers"] == 5 and job["Role"] == ROLE
+    assert job["DefaultArguments"] == STACK_DEFAULTS
+    assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1} and job["MaxRetries"] == 0
+    assert "MaxCapacity" not in update and "AllocatedCapacity" not in update
+
+
+def test_deploy_without_a_role_cannot_create_the_job(aws: tuple[GlueClient, Any], settings: Settings) -> None:
+    glue, s3 = aws
+    launcher = GlueLauncher(settings.updated(glue={"role_arn": None}), glue_client=glue, s3_client=s3)
+    with pytest.raises(ConfigError, match="ECOM_GLUE_ROLE_ARN"):
+        launcher.deploy()
+
+
+def test_merged_job_update_keeps_current_fields_and_default_arguments() -> None:
+    current = {
+        "Name": "job", "Role": "r", "CreatedOn": "then", "MaxCapacity": 2.0, "AllocatedCapacity": 2,
+        "WorkerType": "G.1X", "NumberOfWorkers": 2, "LogUri": None,
+        "DefaultArguments": {"--TempDir": "s3://t/", "--job-language": "scala"},
+    }  # fmt: skip
+    ours = {"NumberOfWorkers": 4, "DefaultArguments": {"--job-language": "python"}}
+    fields = ["Role", "MaxCapacity", "AllocatedCapacity", "WorkerType", "NumberOfWorkers", "LogUri", "DefaultArguments"]
+    assert merged_job_update(current, ours, fields) == {
+        "Role": "r",
+        "WorkerType": "G.1X",
+        "NumberOfWorkers": 4,
+        "DefaultArguments": {"--TempDir": "s3://t/", "--job-language": "python"},
+    }
 
 
 def test_failed_run_raises_with_glue_message(aws: tuple[GlueClient, Any], settings: Settings) -> None:
     glue, s3 = aws
+    create_stack_job(glue)
     glue.fail_with = "ValueError: --ingest_date: 'x' is not a YYYY-MM-DD date"
     launcher = GlueLauncher(settings, glue_client=glue, s3_client=s3, sleep=lambda _: None)
 
@@ -154,6 +224,7 @@ def test_failed_run_raises_with_glue_message(aws: tuple[GlueClient, Any], settin
 
 def test_capacity_failure_is_transient(aws: tuple[GlueClient, Any], settings: Settings) -> None:
     glue, s3 = aws
+    create_stack_job(glue)
     glue.fail_with = "Exceeded maximum concurrent compute capacity for your account"
     with pytest.raises(TransformError) as error:
         GlueLauncher(settings, glue_client=glue, s3_client=s3, sleep=lambda _: None).run(REQUEST)
@@ -162,6 +233,7 @@ def test_capacity_failure_is_transient(aws: tuple[GlueClient, Any], settings: Se
 
 def test_run_still_going_at_the_deadline_is_stopped(aws: tuple[GlueClient, Any], settings: Settings) -> None:
     glue, s3 = aws
+    create_stack_job(glue)
     ticks = iter(range(0, 10**6, 3600))  # every clock reading is one hour later: past the 60 min limit
     launcher = GlueLauncher(
         settings, glue_client=glue, s3_client=s3, sleep=lambda _: None, clock=lambda: float(next(ticks))
@@ -170,10 +242,3 @@ def test_run_still_going_at_the_deadline_is_stopped(aws: tuple[GlueClient, Any],
         launcher.run(REQUEST)
     assert error.value.transient is True and "after 60 min" in str(error.value)
     assert glue.stopped == [glue.get_job_runs(JobName="ecom-orders-transform")["JobRuns"][0]["Id"]]
-
-
-def test_missing_role_is_a_config_error(aws: tuple[GlueClient, Any], settings: Settings) -> None:
-    glue, s3 = aws
-    launcher = GlueLauncher(settings.updated(glue={"role_arn": None}), glue_client=glue, s3_client=s3)
-    with pytest.raises(ConfigError, match="ECOM_GLUE_ROLE_ARN"):
-        launcher.run(REQUEST)
