@@ -230,7 +230,7 @@ def apply_adapters() -> None:
 
     def update_job(self: Any) -> Any:
         """UpdateJob overwrites the whole definition: a field JobUpdate leaves out is reset, as on Glue."""
-        from moto.core.common_types import ActionResult
+        from moto.core.responses import ActionResult
 
         job = self.glue_backend.get_job(self._get_param("JobName"))
         update = self._get_param("JobUpdate") or {}

@@ -122,3 +122,15 @@ def test_glue_calls_are_checked_against_the_job_arn(enforcing: tuple[dict[str, s
     glue = client("glue", emulator.endpoint_url, keys)
     assert error_of(lambda: glue.get_job(JobName="mine")).startswith("EntityNotFoundException")  # allowed
     assert "not authorized to perform: glue:GetJob" in error_of(lambda: glue.get_job(JobName="theirs"))
+
+
+def test_update_job_replaces_the_whole_definition_as_glue_does() -> None:
+    # https://docs.aws.amazon.com/glue/latest/webapi/API_UpdateJob.html: what JobUpdate leaves out is reset.
+    with IamEmulator() as emulator:
+        glue = client("glue", emulator.endpoint_url)
+        command = {"Name": "glueetl", "ScriptLocation": "s3://b/job.py"}
+        glue.create_job(Name="job", Role="r", Command=command, DefaultArguments={"--TempDir": "s3://t/"}, MaxRetries=1)
+        glue.update_job(JobName="job", JobUpdate={"Role": "r2", "Command": command})
+        job = glue.get_job(JobName="job")["Job"]
+    assert job["Role"] == "r2" and job["Command"]["ScriptLocation"] == "s3://b/job.py"
+    assert job.get("DefaultArguments", {}) == {} and job.get("MaxRetries") in (None, 0)
