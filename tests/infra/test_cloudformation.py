@@ -1,4 +1,17 @@
-"""The CloudFormation template's buckets and IAM policies, resolved to concrete ARNs and checked."""
+"""The CloudFormation template's buckets and IAM policies, resolved to concrete ARNs and checked.
+
+These are the static checks; tests/aws runs the flow with these very policies enforced. Where a grant answers a
+documented behaviour, the document is cited next to it:
+
+| grant | why | source |
+|---|---|---|
+| Glue: `<prefix>_$folder$` keys | EMRFS writes an empty marker per folder it creates | https://repost.aws/knowledge-center/emr-s3-empty-files |
+| Glue: GetObject on the bare `<prefix>` key | a file system asks whether the folder is a file first | (s3a and EMRFS `getFileStatus`) |
+| ListBucket on the keys a role reads | S3 answers 404 for a missing key only with s3:ListBucket, else 403 | https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html |
+| worker: Glue actions on the job ARN | job-level resource permissions | https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html |
+| worker: secret ARN `<name>-??????` | Secrets Manager appends six characters to the name | https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_examples.html |
+| worker: kms:Decrypt via Secrets Manager only | a customer-managed key is used through the service | https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html |
+"""  # noqa: E501
 
 from __future__ import annotations
 
@@ -6,70 +19,79 @@ import re
 from typing import Any
 
 import pytest
+from cfn_resolve import resolve_template
 from infra_paths import AWS_DOC
 
-# Bucket resources and the names their ARNs resolve to in these tests.
-BUCKETS = {"RawBucket": "raw", "CuratedBucket": "curated", "ScriptsBucket": "scripts"}
+RAW, CURATED, SCRIPTS = (f"ecom-{zone}-123456789012-us-east-1" for zone in ("raw", "curated", "scripts"))
 S3_READ_ONLY = {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:GetBucketLocation"}
+OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:GetObjectVersion"}
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 EXPECTED_GLUE_S3 = {
-    "arn:aws:s3:::raw",
-    "arn:aws:s3:::raw/dummyjson/*",
-    "arn:aws:s3:::curated",
-    "arn:aws:s3:::curated/orders/*",
-    "arn:aws:s3:::curated/quarantine/*",
-    "arn:aws:s3:::curated/job-summaries/*",
-    "arn:aws:s3:::scripts",
-    "arn:aws:s3:::scripts/glue-scripts/*",
-    "arn:aws:s3:::scripts/glue-temp/*",
+    f"arn:aws:s3:::{RAW}",
+    f"arn:aws:s3:::{RAW}/dummyjson/*",
+    f"arn:aws:s3:::{CURATED}",
+    f"arn:aws:s3:::{CURATED}/orders/*",
+    f"arn:aws:s3:::{CURATED}/quarantine/*",
+    f"arn:aws:s3:::{CURATED}/job-summaries/*",
+    f"arn:aws:s3:::{CURATED}/orders_$folder$",
+    f"arn:aws:s3:::{CURATED}/quarantine_$folder$",
+    f"arn:aws:s3:::{CURATED}/job-summaries_$folder$",
+    f"arn:aws:s3:::{CURATED}/orders",
+    f"arn:aws:s3:::{CURATED}/quarantine",
+    f"arn:aws:s3:::{CURATED}/job-summaries",
+    f"arn:aws:s3:::{SCRIPTS}",
+    f"arn:aws:s3:::{SCRIPTS}/glue-scripts/*",
+    f"arn:aws:s3:::{SCRIPTS}/glue-temp/*",
+    f"arn:aws:s3:::{SCRIPTS}/glue-temp_$folder$",
+    f"arn:aws:s3:::{SCRIPTS}/glue-temp",
 }
-EXPECTED_SNOWFLAKE_S3 = {"arn:aws:s3:::curated", "arn:aws:s3:::curated/orders/*"}
-PSEUDO_PARAMETERS = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
-OBJECT_ARN = re.compile(r"^arn:aws:s3:::[a-z]+/[a-z0-9_-]+/\*$")
-
-
-class Resolver:
-    """Turns the template's intrinsic functions into strings, using parameter defaults."""
-
-    def __init__(self, template: dict[str, Any]) -> None:
-        self.values = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
-        self.values.update(PSEUDO_PARAMETERS)
-        for resource, bucket in BUCKETS.items():
-            self.values[resource] = bucket
-            self.values[f"{resource}.Arn"] = f"arn:aws:s3:::{bucket}"
-
-    def __call__(self, value: Any) -> str:
-        if isinstance(value, str):
-            return value
-        if "Ref" in value:
-            return self.values[value["Ref"]]
-        if "Fn::GetAtt" in value:
-            return self.values[".".join(value["Fn::GetAtt"])]
-        if "Fn::Sub" in value:
-            return re.sub(r"\$\{([^}]+)\}", lambda match: self.values[match.group(1)], value["Fn::Sub"])
-        raise AssertionError(f"unexpected intrinsic function in a policy: {value}")
+EXPECTED_SNOWFLAKE_S3 = {f"arn:aws:s3:::{CURATED}", f"arn:aws:s3:::{CURATED}/orders/*"}
+# Every call the flow makes from the worker (grep boto3 calls in ecom_pipeline/ and flows/), on exactly its keys.
+EXPECTED_WORKER = {
+    "s3:ListBucket": {f"arn:aws:s3:::{RAW}", f"arn:aws:s3:::{CURATED}"},
+    "s3:GetObject": {f"arn:aws:s3:::{RAW}/dummyjson/*", f"arn:aws:s3:::{CURATED}/job-summaries/*"},
+    "s3:PutObject": {
+        f"arn:aws:s3:::{RAW}/dummyjson/*",
+        f"arn:aws:s3:::{CURATED}/job-summaries/latest.json",
+        f"arn:aws:s3:::{SCRIPTS}/glue-scripts/orders_job.py",
+    },
+    "s3:DeleteObject": {f"arn:aws:s3:::{RAW}/dummyjson/*", f"arn:aws:s3:::{CURATED}/job-summaries/latest.json"},
+    **{
+        f"glue:{action}": {"arn:aws:glue:us-east-1:123456789012:job/ecom-orders-transform"}
+        for action in ("GetJob", "StartJobRun", "GetJobRun", "BatchStopJobRun")
+    },
+    "secretsmanager:GetSecretValue": {"arn:aws:secretsmanager:us-east-1:123456789012:secret:ecom/pipeline-??????"},
+}
+WORKER_LIST_PREFIXES = {f"arn:aws:s3:::{RAW}": ["dummyjson/*"], f"arn:aws:s3:::{CURATED}": ["job-summaries/*"]}
 
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def role_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
-    """Every statement of a role's inline policies."""
-    policies = template["Resources"][role]["Properties"]["Policies"]
-    return [statement for policy in policies for statement in policy["PolicyDocument"]["Statement"]]
+def statements(resources: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """Every statement of a resolved role's inline policies, or of a resolved managed policy."""
+    properties = resources[name]["Properties"]
+    documents = [properties["PolicyDocument"]] if "PolicyDocument" in properties else []
+    documents += [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+    return [statement for document in documents for statement in document["Statement"]]
 
 
-def s3_grants(template: dict[str, Any], role: str) -> list[tuple[set[str], set[str], dict[str, Any]]]:
-    """(S3 actions, resolved resources, condition) for each statement of `role` that grants S3 actions."""
-    resolve = Resolver(template)
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    """The template's resources, resolved with the parameter defaults."""
+    return resolve_template(template)["Resources"]
+
+
+def s3_grants(resources: dict[str, Any], name: str) -> list[tuple[set[str], set[str], dict[str, Any]]]:
+    """(S3 actions, resources, condition) for each statement of `name` that grants S3 actions."""
     grants = []
-    for statement in role_statements(template, role):
+    for statement in statements(resources, name):
         assert statement["Effect"] == "Allow"
         actions = set(as_list(statement["Action"]))
         if any(action.startswith("s3:") for action in actions):
-            resources = {resolve(resource) for resource in as_list(statement["Resource"])}
-            grants.append((actions, resources, statement.get("Condition", {})))
+            grants.append((actions, set(as_list(statement["Resource"])), statement.get("Condition", {})))
     return grants
 
 
@@ -77,42 +99,101 @@ def s3_grants(template: dict[str, Any], role: str) -> list[tuple[set[str], set[s
     ("role", "expected"),
     [("GlueJobRole", EXPECTED_GLUE_S3), ("SnowflakeAccessRole", EXPECTED_SNOWFLAKE_S3)],
 )
-def test_s3_grants_name_only_the_expected_buckets_and_prefixes(
-    template: dict[str, Any], role: str, expected: set[str]
+def test_s3_grants_name_only_the_expected_buckets_and_keys(
+    resources: dict[str, Any], role: str, expected: set[str]
 ) -> None:
-    grants = s3_grants(template, role)
     granted = set()
-    for actions, resources, _condition in grants:
-        assert "*" not in resources and not any(resource.endswith(":::*") for resource in resources)
+    for actions, arns, _condition in s3_grants(resources, role):
+        assert "*" not in arns and not any(arn.endswith(":::*") for arn in arns)
         assert not any("*" in action for action in actions), f"{role}: wildcard action in {actions}"
-        granted |= resources
+        granted |= arns
     assert granted == expected
 
 
-@pytest.mark.parametrize("role", ["GlueJobRole", "SnowflakeAccessRole"])
-def test_bucket_listing_is_limited_to_prefixes(template: dict[str, Any], role: str) -> None:
-    for actions, resources, condition in s3_grants(template, role):
+def test_glue_role_covers_what_emrfs_touches_outside_each_prefix(resources: dict[str, Any]) -> None:
+    grants = s3_grants(resources, "GlueJobRole")
+
+    def actions_on(arn: str) -> set[str]:
+        return set().union(*(actions for actions, arns, _ in grants if arn in arns))
+
+    def listable(bucket: str, key: str) -> bool:
+        return any(
+            "s3:ListBucket" in actions
+            and f"arn:aws:s3:::{bucket}" in arns
+            and any(re.fullmatch(re.escape(p).replace(r"\*", ".*"), key) for p in cond["StringLike"]["s3:prefix"])
+            for actions, arns, cond in grants
+        )
+
+    for prefix in ("orders", "quarantine", "job-summaries"):
+        marker = f"arn:aws:s3:::{CURATED}/{prefix}_$folder$"
+        assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"} <= actions_on(marker)
+        assert actions_on(f"arn:aws:s3:::{CURATED}/{prefix}") == {"s3:GetObject"}  # read, never written
+        assert listable(CURATED, f"{prefix}_$folder$") and listable(CURATED, prefix)  # 404, not 403, when absent
+        assert listable(CURATED, f"{prefix}/order_date=2026-06-17/part-0.parquet")
+    assert not listable(CURATED, "ordersX") and not listable(CURATED, "other/orders")
+
+
+@pytest.mark.parametrize("name", ["GlueJobRole", "SnowflakeAccessRole", "WorkerPolicy"])
+def test_bucket_listing_is_limited_to_prefixes(resources: dict[str, Any], name: str) -> None:
+    for actions, arns, condition in s3_grants(resources, name):
         if "s3:ListBucket" in actions:
             assert actions == {"s3:ListBucket"}
-            assert all(resource.count("/") == 0 for resource in resources)  # bucket ARNs only
-            prefixes = condition["StringLike"]["s3:prefix"]
+            assert all(arn.count("/") == 0 for arn in arns)  # bucket ARNs only
+            prefixes = as_list(condition["StringLike"]["s3:prefix"])
             assert prefixes and all(not str(prefix).startswith("*") for prefix in prefixes)
 
 
-def test_object_actions_never_target_a_whole_bucket(template: dict[str, Any]) -> None:
-    for role in ("GlueJobRole", "SnowflakeAccessRole"):
-        for actions, resources, _condition in s3_grants(template, role):
-            if actions & {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}:
-                assert all(OBJECT_ARN.match(resource) for resource in resources), resources
+@pytest.mark.parametrize("name", ["GlueJobRole", "SnowflakeAccessRole", "WorkerPolicy"])
+def test_object_actions_target_keys_never_a_whole_bucket(resources: dict[str, Any], name: str) -> None:
+    for actions, arns, _condition in s3_grants(resources, name):
+        if actions & OBJECT_ACTIONS:
+            for arn in arns:
+                bucket, _, key = arn.removeprefix("arn:aws:s3:::").partition("/")
+                assert bucket in (RAW, CURATED, SCRIPTS) and key and not key.startswith("*"), arn
+                assert "*" not in key[:-1], f"{name}: a wildcard inside {arn}"
 
 
-def test_snowflake_role_is_read_only_on_the_curated_prefix(template: dict[str, Any]) -> None:
-    grants = s3_grants(template, "SnowflakeAccessRole")
+def test_worker_policy_grants_exactly_the_flows_calls(resources: dict[str, Any]) -> None:
+    granted: dict[str, set[str]] = {}
+    for statement in statements(resources, "WorkerPolicy"):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            granted.setdefault(action, set()).update(as_list(statement["Resource"]))
+    assert granted == EXPECTED_WORKER
+    listings = {
+        arn: as_list(statement["Condition"]["StringLike"]["s3:prefix"])
+        for statement in statements(resources, "WorkerPolicy")
+        if statement["Action"] == "s3:ListBucket"
+        for arn in as_list(statement["Resource"])
+    }
+    assert listings == WORKER_LIST_PREFIXES
+
+
+def test_worker_may_decrypt_only_with_a_given_key_and_only_through_secrets_manager(template: dict[str, Any]) -> None:
+    without_key = resolve_template(template)["Resources"]
+    assert not any("kms:Decrypt" in as_list(s["Action"]) for s in statements(without_key, "WorkerPolicy"))
+    with_key = resolve_template(template, {"SecretKmsKeyArn": KMS_KEY})["Resources"]
+    (decrypt,) = [s for s in statements(with_key, "WorkerPolicy") if "kms:Decrypt" in as_list(s["Action"])]
+    assert decrypt["Resource"] == KMS_KEY
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}
+
+
+def test_worker_role_is_for_an_ec2_host_and_carries_the_worker_policy(resources: dict[str, Any]) -> None:
+    role = resources["WorkerRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "ec2.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    assert role["ManagedPolicyArns"] == ["arn:aws:iam::123456789012:policy/ecom-pipeline-worker"]
+    assert "Policies" not in role  # one place for the worker's permissions: the managed policy
+    assert resources["WorkerInstanceProfile"]["Properties"]["Roles"] == ["ecom-pipeline-worker"]
+
+
+def test_snowflake_role_is_read_only_on_the_curated_prefix(resources: dict[str, Any]) -> None:
+    grants = s3_grants(resources, "SnowflakeAccessRole")
     actions = set().union(*(actions for actions, _resources, _condition in grants))
     assert actions <= S3_READ_ONLY
     non_s3 = [
         statement
-        for statement in role_statements(template, "SnowflakeAccessRole")
+        for statement in statements(resources, "SnowflakeAccessRole")
         if not all(action.startswith("s3:") for action in as_list(statement["Action"]))
     ]
     assert non_s3 == []
@@ -127,13 +208,11 @@ def test_snowflake_trust_policy_takes_the_integration_user_and_external_id(templ
     assert principal[0] == "HasSnowflakeUser" and principal[1] == {"Ref": "SnowflakeIamUserArn"}
 
 
-def test_non_s3_grants_of_the_glue_role_are_logs_and_metrics(template: dict[str, Any]) -> None:
-    resolve = Resolver(template)
-    for statement in role_statements(template, "GlueJobRole"):
+def test_non_s3_grants_of_the_glue_role_are_logs_and_metrics(resources: dict[str, Any]) -> None:
+    for statement in statements(resources, "GlueJobRole"):
         actions = set(as_list(statement["Action"]))
         if actions & {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}:
-            resources = [resolve(resource) for resource in as_list(statement["Resource"])]
-            assert resources == ["arn:aws:logs:us-east-1:123456789012:log-group:/aws-glue/*"]
+            assert as_list(statement["Resource"]) == ["arn:aws:logs:us-east-1:123456789012:log-group:/aws-glue/*"]
         elif not all(action.startswith("s3:") for action in actions):
             # PutMetricData has no resource-level permissions, so it must be scoped by namespace.
             assert actions == {"cloudwatch:PutMetricData"}
@@ -141,7 +220,7 @@ def test_non_s3_grants_of_the_glue_role_are_logs_and_metrics(template: dict[str,
 
 
 def test_buckets_are_encrypted_private_and_kept(template: dict[str, Any]) -> None:
-    for name in BUCKETS:
+    for name in ("RawBucket", "CuratedBucket", "ScriptsBucket"):
         bucket = template["Resources"][name]
         properties = bucket["Properties"]
         encryption = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
@@ -159,12 +238,13 @@ def test_curated_is_versioned_and_raw_ages_out(template: dict[str, Any]) -> None
     assert aging["ExpirationInDays"] == {"Ref": "RawExpirationDays"}
 
 
-def test_glue_job_runs_glue_4_from_the_scripts_location(template: dict[str, Any]) -> None:
-    job = template["Resources"]["OrdersGlueJob"]["Properties"]
+def test_glue_job_runs_glue_4_from_the_scripts_location(resources: dict[str, Any]) -> None:
+    job = resources["OrdersGlueJob"]["Properties"]
     assert job["GlueVersion"] == "4.0"
     assert job["Command"]["Name"] == "glueetl"
-    assert Resolver(template)(job["Command"]["ScriptLocation"]) == "s3://scripts/glue-scripts/orders_job.py"
-    assert job["Role"] == {"Fn::GetAtt": ["GlueJobRole", "Arn"]}
+    assert job["Command"]["ScriptLocation"] == f"s3://{SCRIPTS}/glue-scripts/orders_job.py"
+    assert job["Role"] == "arn:aws:iam::123456789012:role/ecom-glue-orders-job"
+    assert job["DefaultArguments"]["--TempDir"] == f"s3://{SCRIPTS}/glue-temp/"
 
 
 def test_outputs_give_what_the_setup_needs(template: dict[str, Any]) -> None:
@@ -176,6 +256,10 @@ def test_outputs_give_what_the_setup_needs(template: dict[str, Any]) -> None:
         "GlueJobRoleArn",
         "SnowflakeRoleArn",
         "CuratedStageUrl",
+        "WorkerPolicyArn",
+        "WorkerRoleArn",
+        "WorkerInstanceProfileName",
+        "PipelineSecretName",
     }
 
 
@@ -188,13 +272,15 @@ def test_aws_doc_uses_real_outputs_and_parameters(template: dict[str, Any]) -> N
     # Template parameters are CamelCase (ProjectName=...); shell variables (STACK=...) are not.
     overrides = set(re.findall(r"\b([A-Z][a-z]+(?:[A-Z][a-z]+)+)=", "".join(deploy_blocks)))
     assert overrides <= set(template["Parameters"])
-    assert {"ProjectName", "SnowflakeIamUserArn", "SnowflakeExternalId"} <= overrides
+    assert {"ProjectName", "SnowflakeIamUserArn", "SnowflakeExternalId", "SecretName"} <= overrides
     for step in (
         "aws cloudformation deploy",
         "--capabilities CAPABILITY_NAMED_IAM",
         "ecom-pipeline bootstrap-warehouse",
         "DESC INTEGRATION",
         "ecom-pipeline blocks",
-        "prefect deploy --all",
+        "prefect deploy --name aws",
+        "aws secretsmanager create-secret",
+        "WorkerInstanceProfileName",
     ):
         assert step in text
