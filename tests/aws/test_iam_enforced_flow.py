@@ -1,0 +1,179 @@
+"""The `aws` profile flow under IAM enforcement: the template's identities are enough, and each grant is needed.
+
+The stack is deployed from infra/ecom-pipeline.yaml into an emulator that authorises every request against IAM
+(`ecom_pipeline.runtime.iam_emulator`). The flow runs with the worker role's temporary keys, as an EC2 worker gets
+them from its instance profile; the Glue job runs with the Glue role's keys (`local_glue.LocalGlue`, at the Glue
+client boundary only); the warehouse emulator reads S3 with the Snowflake role's keys, taken as Snowflake's IAM
+user with the external ID. The positive run ends with the snapshot's exact KPIs and not one refused request; each
+negative twin takes one needed grant out of the parsed template and shows the run failing on exactly that action,
+before any Spark job starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_stack import Stack, as_env
+from local_glue import LocalGlue
+
+from ecom_pipeline.runtime.fakesnow_server import FakesnowEmulator
+from ecom_pipeline.runtime.iam_emulator import IamEmulator
+from ecom_pipeline.settings import load_settings
+from ecom_pipeline.source.data import DirectorySource
+from ecom_pipeline.source.server import ApiServer
+from ecom_pipeline.transform import launchers
+from flows.faults import reset_faults
+from flows.pipeline import PipelineParameters, ecom_pipeline
+from oracle import expected_kpis, expected_orders
+
+RUN_DATE = date(2026, 6, 17)
+SECRET_NAME = "ecom/pipeline"
+# The warehouse emulator takes any password; the run reads it from the secret, as the worker's role allows.
+SECRET_VALUE = '{"snowflake_password": "emulator-password"}'
+
+
+@pytest.fixture(scope="module")
+def api_server(dummyjson_dir: Path) -> Iterator[str]:
+    """The embedded DummyJSON API serving the real 2026-06 snapshot."""
+    server = ApiServer(DirectorySource(dummyjson_dir))
+    yield server.start().url
+    server.stop()
+
+
+def flow_env(stack: Stack, api_url: str, work: Path, warehouse: tuple[str, int] | None) -> dict[str, str]:
+    """The worker's environment on the aws profile: the stack's outputs, the worker's keys, the emulators."""
+    outputs = stack.outputs
+    env = {
+        "ECOM_PROFILE": "aws",
+        "ECOM_WORK_DIR": str(work),
+        "ECOM_API_BASE_URL": api_url,
+        "ECOM_RAW_BUCKET": outputs["RawBucketName"],
+        "ECOM_CURATED_BUCKET": outputs["CuratedBucketName"],
+        "ECOM_GLUE_SCRIPT_BUCKET": outputs["ScriptsBucketName"],
+        "ECOM_GLUE_JOB_NAME": outputs["GlueJobName"],
+        "ECOM_GLUE_POLL_SECONDS": "0.5",
+        "ECOM_SECRET_ID": outputs["PipelineSecretName"],
+        "SNOWFLAKE_AWS_ROLE_ARN": outputs["SnowflakeRoleArn"],
+        "AWS_ENDPOINT_URL": stack.endpoint_url,
+        **as_env(stack.worker_keys()),
+    }
+    if warehouse is not None:
+        host, port = warehouse
+        env.update(SNOWFLAKE_HOST=host, SNOWFLAKE_PORT=str(port), SNOWFLAKE_PROTOCOL="http", SNOWFLAKE_EMULATOR="true")
+    return env
+
+
+def run_flow(
+    stack: Stack, api_url: str, work: Path, monkeypatch: pytest.MonkeyPatch, warehouse: tuple[str, int] | None = None
+) -> tuple[Any, Any, list[LocalGlue]]:
+    """Run the flow once as the worker; return (state, summary or error, the Glue clients it used)."""
+    for name, value in flow_env(stack, api_url, work, warehouse).items():
+        monkeypatch.setenv(name, value)
+    glue_clients: list[LocalGlue] = []
+    real_glue_client = launchers.make_glue_client
+
+    def glue_client(storage: Any) -> LocalGlue:
+        local = LocalGlue(
+            real_glue_client(storage), stack.endpoint_url, stack.principals["glue.amazonaws.com"], load_settings()
+        )
+        glue_clients.append(local)
+        return local
+
+    monkeypatch.setattr(launchers, "make_glue_client", glue_client)
+    reset_faults()
+    state = ecom_pipeline(
+        PipelineParameters(run_date=RUN_DATE, page_size=50, report_dir=str(work / "report")), return_state=True
+    )
+    for local in glue_clients:
+        local.join()
+    return state, state.result(raise_on_failure=False), glue_clients
+
+
+def test_the_stack_identities_run_the_whole_flow_with_iam_enforced(
+    prefect_harness: None,
+    deploy: Any,
+    iam_emulator: IamEmulator,
+    api_server: str,
+    dummyjson_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stack = deploy({SECRET_NAME: SECRET_VALUE})
+    storage_env = {"AWS_ENDPOINT_URL": stack.endpoint_url, "AWS_DEFAULT_REGION": "us-east-1"}
+    with FakesnowEmulator(env={**storage_env, **as_env(stack.snowflake_keys())}) as warehouse:
+        state, summary, glue_clients = run_flow(
+            stack, api_server, tmp_path, monkeypatch, warehouse=(warehouse.host, warehouse.port or 0)
+        )
+
+    assert state.is_completed(), f"{state.message}\n{iam_emulator.denials()}"
+    assert iam_emulator.denials() == [] and "AuthFailure:" not in iam_emulator.log()
+    expected = expected_kpis(expected_orders(dummyjson_dir))
+    assert summary["kpis"]["total_orders"] == expected["total_orders"] == 800
+    assert Decimal(summary["kpis"]["total_revenue"]) == expected["total_revenue"] == Decimal("3834278.63")
+    assert Decimal(summary["kpis"]["total_profit"]) == expected["total_profit"] == Decimal("1533721.12")
+    assert summary["transform"]["rows_written"] == 800 and summary["transform"]["reused"] is False
+    # The job ran in Glue's place, as the job's role, with the script this run uploaded.
+    (run,) = [run for local in glue_clients for run in local.runs.values()]
+    assert run["JobRunState"] == "SUCCEEDED"
+    assert run["identity"].startswith("arn:aws:sts::123456789012:assumed-role/ecom-glue-orders-job/")
+
+
+def without(template: dict[str, Any], resource: str, sid: str, action: str | None = None) -> None:
+    """Take a statement (or one action of it) out of a resource's policies in the parsed template."""
+    properties = template["Resources"][resource]["Properties"]
+    documents = [properties["PolicyDocument"]] if "PolicyDocument" in properties else []
+    documents += [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+    for document in documents:
+        for statement in document["Statement"]:
+            if statement.get("Sid") != sid:
+                continue
+            if action is None:
+                document["Statement"].remove(statement)
+                return
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert action in actions, f"{resource}/{sid} does not grant {action}"
+            statement["Action"] = [name for name in actions if name != action]
+            return
+    raise AssertionError(f"{resource} has no statement {sid}")
+
+
+@pytest.mark.parametrize(
+    ("resource", "sid", "action", "denied"),
+    [
+        # The worker may not start the job: the run stops at glue-run, naming the action.
+        ("WorkerPolicy", "RunGlueJob", "glue:StartJobRun", "glue:StartJobRun"),
+        # Without listing rights, S3 answers 403 for the first manifest, which does not exist yet.
+        ("WorkerPolicy", "ListRawZone", None, "s3:ListBucket"),
+        # The Glue role may not write EMRFS's folder markers: the Glue run fails before Spark starts.
+        ("GlueJobRole", "WriteFolderMarkers", None, "s3:PutObject"),
+    ],
+    ids=["worker-start-job-run", "worker-list-raw-zone", "glue-folder-markers"],
+)
+def test_a_grant_taken_out_of_the_template_fails_the_run_on_that_action(
+    prefect_harness: None,
+    template: dict[str, Any],
+    deploy: Any,
+    iam_emulator: IamEmulator,
+    api_server: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    resource: str,
+    sid: str,
+    action: str | None,
+    denied: str,
+) -> None:
+    without(template, resource, sid, action)
+    stack = deploy({SECRET_NAME: SECRET_VALUE})
+    state, error, glue_clients = run_flow(stack, api_server, tmp_path, monkeypatch)
+
+    assert state.is_failed()
+    assert f"not authorized to perform: {denied}" in str(error), str(error)
+    assert all(f"perform: {denied} " in line for line in iam_emulator.denials()), iam_emulator.denials()
+    assert iam_emulator.denials()
+    spark_runs = [run for local in glue_clients for run in local.runs.values() if run.get("identity")]
+    assert spark_runs == []  # failed before any Spark job
