@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 import time
@@ -42,7 +43,8 @@ glue_app = typer.Typer(help="Manage the AWS Glue job of the `aws` profile.")
 app.add_typer(glue_app, name="glue")
 
 console = Console()
-EMULATORS_STATE = Path(".ecom") / "emulators.json"
+# Under the work dir (ECOM_WORK_DIR, default .ecom): `emulators up`, `env` and `down` must see the same settings.
+EMULATORS_STATE_FILE = "emulators.json"
 
 ProfileOption = Annotated[
     Profile | None,
@@ -66,7 +68,7 @@ DEFAULT_SYNTHETIC_CARTS = 500
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False, markup=True)
     return typer.Exit(code=1)
 
 
@@ -82,6 +84,9 @@ def build_source(data_dir: Path | None, synthetic_carts: int | None, seed: int =
 def _configure_logging(verbose: bool) -> None:
     level = logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    # basicConfig does nothing once Prefect has configured the root logger (importing the flow does): our own
+    # loggers get the level themselves, and the root's handler, Prefect's or basicConfig's, prints them.
+    logging.getLogger("ecom_pipeline").setLevel(level)
     for noisy in ("werkzeug", "botocore", "urllib3", "snowflake.connector", "py4j", "fakesnow", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -111,15 +116,24 @@ def run(
     With the local profile (the default) it starts the emulators itself and serves synthetic data,
     or the DummyJSON files in --data-dir. Example: ecom-pipeline run --data-dir ../shared/dummyjson/2026-06
     """
-    from ecom_pipeline.runtime.local import LocalRuntime
-    from ecom_pipeline.summary import print_summary, summary_as_json
-    from flows.pipeline import PipelineParameters, ecom_pipeline
+    from ecom_pipeline.ingest import check_source
 
     _configure_logging(verbose)
     if profile is not None:
         os.environ["ECOM_PROFILE"] = profile.value
     parsed_date = _parse_date(run_date)
     settings = load_settings()
+    if api_url or settings.profile is not Profile.LOCAL:
+        # An outside source is checked before anything slow starts (Prefect alone takes seconds to import).
+        try:
+            check_source(settings.updated(api={"base_url": api_url} if api_url else {}), settings.resources)
+        except PipelineError as error:
+            raise _fail(str(error)) from error
+
+    from ecom_pipeline.runtime.local import LocalRuntime
+    from ecom_pipeline.summary import print_summary, summary_as_json
+    from flows.pipeline import PipelineParameters, ecom_pipeline
+
     report_dir = summary_json.resolve().parent if summary_json else None
     params = PipelineParameters(
         run_date=parsed_date,
@@ -199,11 +213,14 @@ def emulators_up(
         snowflake_port=snowflake_port,
         need_java=False,
     )
+    state = settings.work_dir / EMULATORS_STATE_FILE
     with runtime as endpoints:
         env = endpoints.as_env()
-        EMULATORS_STATE.parent.mkdir(parents=True, exist_ok=True)
-        EMULATORS_STATE.write_text(json.dumps({"pid": os.getpid(), "env": env}, indent=2))
-        console.print("Emulators are up. In another shell, paste these to use them:\n")
+        state.parent.mkdir(parents=True, exist_ok=True)
+        state.write_text(json.dumps({"pid": os.getpid(), "env": env}, indent=2))
+        console.print(
+            'Emulators are up. In another shell, paste these (or run `eval "$(ecom-pipeline emulators env)"`):\n'
+        )
         for name, value in env.items():
             console.print(f"export {name}={value}", highlight=False, soft_wrap=True)
         console.print("\nStop with Ctrl-C here, or `ecom-pipeline emulators down`.")
@@ -212,23 +229,51 @@ def emulators_up(
         except KeyboardInterrupt:
             pass
         finally:
-            EMULATORS_STATE.unlink(missing_ok=True)
+            state.unlink(missing_ok=True)
+
+
+def _emulators_state() -> Path:
+    """Where `emulators up` records its pid and endpoints."""
+    return load_settings().work_dir / EMULATORS_STATE_FILE
+
+
+@emulators_app.command("env")
+def emulators_env() -> None:
+    """Print the running emulators' endpoints as `export` lines: `eval "$(ecom-pipeline emulators env)"`."""
+    state = _emulators_state()
+    recorded = json.loads(state.read_text()) if state.is_file() else None
+    if recorded is None or not _is_running(recorded["pid"]):
+        typer.echo(
+            f"error: no running emulators recorded in {state}; start them with `ecom-pipeline emulators up`", err=True
+        )
+        raise typer.Exit(code=1)
+    for name, value in recorded["env"].items():
+        typer.echo(f"export {name}={shlex.quote(value)}")
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 @emulators_app.command("down")
 def emulators_down() -> None:
     """Stop the emulators that `emulators up` started."""
-    if not EMULATORS_STATE.is_file():
-        raise _fail(f"no running emulators recorded in {EMULATORS_STATE}")
-    pid = json.loads(EMULATORS_STATE.read_text())["pid"]
+    state = _emulators_state()
+    if not state.is_file():
+        raise _fail(f"no running emulators recorded in {state}")
+    pid = json.loads(state.read_text())["pid"]
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
-        EMULATORS_STATE.unlink(missing_ok=True)
+        state.unlink(missing_ok=True)
         console.print(f"emulators (pid {pid}) were not running; state cleared")
         return
     for _ in range(100):
-        if not EMULATORS_STATE.is_file():
+        if not state.is_file():
             break
         time.sleep(0.1)
     console.print(f"emulators (pid {pid}) stopped")
@@ -244,7 +289,6 @@ def bootstrap_warehouse_command() -> None:
     """
     from ecom_pipeline.warehouse.connection import bootstrap_warehouse
 
-    settings = load_settings()
     try:
         ran = bootstrap_warehouse(settings)
     except (PipelineError, ValueError) as error:  # ValueError: a name in the settings is not a valid identifier
@@ -283,7 +327,10 @@ def blocks(
     """
     from ecom_pipeline.blocks import upsert_blocks
 
-    names = upsert_blocks(load_settings(), prefix=prefix)
+    try:
+        names = upsert_blocks(load_settings(), prefix=prefix)
+    except PipelineError as error:
+        raise _fail(str(error)) from error
     console.print("saved blocks: " + ", ".join(names))
 
 
@@ -299,7 +346,6 @@ def report(
     from ecom_pipeline.warehouse.report import day_table, print_report, read_day, read_report
 
     day = _parse_date(run_date)
-    settings: Settings = load_settings()
     try:
         print_report(console, read_report(settings, top_n=top))
         if day is not None:

@@ -10,6 +10,7 @@ import hashlib
 import itertools
 import json
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -224,7 +225,7 @@ class DummyJsonClient:
         try:
             response = self._session.get(url, timeout=timeout)  # not streamed: reads the whole body
         except _TRANSIENT_IO_ERRORS as error:
-            raise TransientSourceError(f"{type(error).__name__} on {url}: {error}") from error
+            raise TransientSourceError(f"{type(error).__name__} on {url}: {_reason(error)}") from error
         self._answered.set()
         status = response.status_code
         if status == 429 or status >= 500:
@@ -244,9 +245,14 @@ class DummyJsonClient:
         resource, _url, page_number = retry_state.args
         error = retry_state.outcome.exception() if retry_state.outcome else None
         wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        logger.warning(
+        # Before the source ever answered, a failure is most likely a wrong URL: the final error says so in one
+        # line; a source that answered and now fails is worth a warning per retry.
+        answered = self._answered.is_set()
+        budget = self.api.max_attempts if answered else min(self.api.max_attempts, SOURCE_FIRST_CONTACT.attempts)
+        logger.log(
+            logging.WARNING if answered else logging.DEBUG,
             "retrying %s page %d in %.2fs (attempt %d/%d failed): %s",
-            resource, page_number, wait, retry_state.attempt_number, self.api.max_attempts, error,
+            resource, page_number, wait, retry_state.attempt_number, budget, error,
         )  # fmt: skip
 
     def page_stream(self, resource: str) -> PageStream:
@@ -368,8 +374,19 @@ class PageStream:
 
 
 def _first_line(error: BaseException) -> str:
-    """The error's message on one line (urllib3 nests whole reprs in connection errors)."""
+    """The error's message on one line."""
     return " ".join(str(error).split())[:300]
+
+
+def _reason(error: BaseException) -> str:
+    """What went wrong, without urllib3's nested reprs: `[Errno 111] Connection refused`, a DNS failure, ..."""
+    text = " ".join(str(error).split())
+    errno = re.search(r"\[Errno -?\d+\] [^'\")]+", text)
+    if errno:
+        return errno.group(0).rstrip(" .")
+    if isinstance(error, requests.Timeout):
+        return "timed out"
+    return text[:200]
 
 
 def _message_of(response: requests.Response) -> str:
