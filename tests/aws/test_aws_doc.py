@@ -75,7 +75,8 @@ def test_keypair_block_makes_an_encrypted_key_and_prints_the_alter_user_statemen
 
     folder = tmp_path / ".ecom-keys"
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
-    assert oct((folder / "rsa_key.p8").stat().st_mode & 0o777) == "0o600"
+    for private in ("rsa_key.p8", "rsa_key.passphrase"):
+        assert oct((folder / private).stat().st_mode & 0o777) == "0o600", private
     pem = (folder / "rsa_key.p8").read_bytes()
     assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
     passphrase = (folder / "rsa_key.passphrase").read_text().strip().encode()
