@@ -7,6 +7,7 @@ import re
 import shlex
 import subprocess
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import typer
@@ -16,6 +17,8 @@ from infra_paths import AWS_DOC, COMPOSE_DOC, DOCKERFILE, INIT_HOOKS, PREFECT_YA
 from ecom_pipeline.cli import app
 
 PUBLISHED_PORT = re.compile(r"^127\.0\.0\.1:(\d+):(\d+)$")
+# The one host path a service may mount besides the repository's: the Docker socket, for the docker worker.
+DOCKER_SOCKET_BIND = "${DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock"
 # Typer may run on click or on its own vendored copy of it; either way its UsageError is here.
 UsageError: type[Exception] = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "UsageError")
 
@@ -146,7 +149,9 @@ def test_images_are_pinned_and_state_lives_in_named_volumes(compose: dict[str, A
         assert pinned, f"{name}: pin the image ({image!r})"
         for volume in service.get("volumes", []):
             source = volume.split(":", 1)[0]
-            if not source.startswith("./"):
+            if volume == DOCKER_SOCKET_BIND:
+                assert name == "prefect-worker", f"{name}: only the docker worker holds the Docker socket"
+            elif not source.startswith("./"):
                 assert source in named_volumes, f"{name}: volume {source} is not declared"
     assert "${LOCALSTACK_IMAGE:-localstack/localstack:4." in compose["services"]["localstack"]["image"]
 
@@ -236,3 +241,55 @@ def test_localstack_init_hook_creates_the_buckets_the_pipeline_uses(compose: dic
     } == buckets
     health = " ".join(localstack["healthcheck"]["test"])
     assert all(f"head-bucket --bucket {bucket}" in health for bucket in buckets)
+
+
+def worker_options(service: dict[str, Any]) -> dict[str, str]:
+    """`--pool`, `--type` and friends of a `prefect worker start` container command."""
+    argv = container_argv(service)
+    assert argv[:3] == ["prefect", "worker", "start"], argv
+    return {argv[i]: argv[i + 1] for i in range(3, len(argv) - 1) if argv[i].startswith("--")}
+
+
+def test_the_compose_worker_polls_the_pool_the_docker_deployment_targets(compose: dict[str, Any]) -> None:
+    project = yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))
+    (deployment,) = docker_deployments(project)
+    worker = compose["services"]["prefect-worker"]
+    options = worker_options(worker)
+    assert options["--pool"] == deployment["work_pool"]["name"] == "ecom-docker"
+    assert options["--type"] == "docker"  # the pool it creates if missing has the docker worker's job template
+    # It starts the flow-run containers through the host's engine, whose socket needs root on most hosts.
+    assert DOCKER_SOCKET_BIND in worker["volumes"]
+    assert str(worker["user"]).split(":")[0] == "0"
+    # Its own Prefect client talks to the compose server, like every flow-run container it starts.
+    assert (
+        worker["environment"]["PREFECT_API_URL"] == deployment["work_pool"]["job_variables"]["env"]["PREFECT_API_URL"]
+    )
+
+
+def test_docker_flow_runs_reach_the_compose_prefect_server_by_its_service_name(compose: dict[str, Any]) -> None:
+    # prefect-docker gives a container the worker's own API URL unless the job's env sets one, and rewrites a
+    # 127.0.0.1 URL to host.docker.internal, where the server (published on the host's loopback only) is not.
+    project = yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))
+    (deployment,) = docker_deployments(project)
+    api_url = urlsplit(deployment["work_pool"]["job_variables"]["env"]["PREFECT_API_URL"])
+    server = compose["services"][api_url.hostname]
+    assert server["command"][:3] == ["prefect", "server", "start"]
+    container_ports = {int(PUBLISHED_PORT.match(port).group(2)) for port in server["ports"]}
+    assert api_url.port in container_ports and api_url.path == "/api"
+    assert api_url.geturl() == compose["x-ecom-env"]["PREFECT_API_URL"]
+
+
+def test_compose_doc_one_shot_run_is_not_torn_down_by_the_one_shot_services() -> None:
+    text = COMPOSE_DOC.read_text(encoding="utf-8")
+    one_shot = [
+        line for line in re.findall(r"^docker compose up .*$", text, flags=re.MULTILINE) if "--exit-code-from" in line
+    ]
+    assert one_shot, "docs/compose.md shows no `docker compose up --exit-code-from` command"
+    for command in one_shot:
+        words = command.split()
+        # --exit-code-from implies --abort-on-container-exit unless --abort-on-container-failure is given
+        # (docker/compose cmd/compose/up.go, since 2.27.0): bootstrap's exit 0 would stop the stack first.
+        assert "--abort-on-container-failure" in words and "--abort-on-container-exit" not in words, command
+        # `up` returns once the attached services have exited: only the pipeline, not the long-running ones.
+        assert words[words.index("--attach") + 1] == words[words.index("--exit-code-from") + 1] == "pipeline"
+    assert "Compose plugin **2.27 or newer**" in text
