@@ -45,12 +45,16 @@ on_error = abort_statement
 """
 
 
+# Latest copy wins: staging rows of one order_id (two runs' files in one partition) keep the one ingested last,
+# and of two ingested at the same instant, the later run's (run ids sort by their start time).
+LATEST_STAGED_COPY = "qualify row_number() over (partition by order_id order by ingested_at desc, run_id desc) = 1"
+
 MERGE_TEMPLATE = """
 merge into {{ database }}.{{ schema }}.orders as target
 using (
     select <source_columns>
     from {{ database }}.{{ schema }}.orders_staging
-    qualify row_number() over (partition by order_id order by ingested_at desc, run_id desc) = 1
+    <latest_copy>
 ) as staged
 on target.order_id = staged.order_id
 when matched then update set <assignments>
@@ -68,6 +72,7 @@ def _merge_sql() -> str:
         "<columns>": ", ".join(ORDER_COLUMNS),
         "<values>": ", ".join(f"staged.{c}" for c in ORDER_COLUMNS),
     }
+    parts["<latest_copy>"] = LATEST_STAGED_COPY
     sql = MERGE_TEMPLATE
     for token, text in parts.items():
         sql = sql.replace(token, text)
@@ -91,9 +96,14 @@ insert into {{ database }}.{{ schema }}.load_audit
 values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
-STAGED_TOTALS = """
+# What the MERGE takes from staging: one row per order_id, the latest copy.
+STAGED_TOTALS = f"""
 select count(*), cast(round(coalesce(sum(revenue), 0), 2) as number(18, 2))
-from {{ database }}.{{ schema }}.orders_staging
+from (
+    select revenue
+    from {{{{ database }}}}.{{{{ schema }}}}.orders_staging
+    {LATEST_STAGED_COPY}
+) as latest
 """
 
 LOADED_TOTALS = """
