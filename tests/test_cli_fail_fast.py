@@ -10,28 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from api_doubles import NoCarts
 
 from ecom_pipeline.runtime.ports import free_port
-from ecom_pipeline.source.data import UnknownResourceError
 from ecom_pipeline.source.server import ApiServer
-from ecom_pipeline.source.synthetic import SyntheticSource
-
-
-class NoCarts(SyntheticSource):
-    """A source whose `/carts` does not exist: the server answers 404, as DummyJSON does for an unknown route."""
-
-    carts_asked = 0  # counted at the server, not in the code under test
-
-    def total(self, resource: str) -> int:
-        if resource == "carts":
-            NoCarts.carts_asked += 1
-            raise UnknownResourceError(resource, ("users", "products"))
-        return super().total(resource)
 
 
 @pytest.fixture
 def no_carts_api() -> Iterator[ApiServer]:
-    NoCarts.carts_asked = 0
     server = ApiServer(NoCarts(carts=5))
     server.start()
     yield server
@@ -73,4 +59,4 @@ def test_a_source_answering_404_for_carts_fails_in_under_15_s_naming_the_resourc
     lines = error_lines(completed)
     assert len(lines) == 1, lines
     assert "resource 'carts'" in lines[0] and "HTTP 404" in lines[0] and f"{no_carts_api.url}/carts" in lines[0]
-    assert NoCarts.carts_asked == 1, "a 404 is never retried"
+    assert no_carts_api.source.carts_asked == 1, "a 404 is never retried"
