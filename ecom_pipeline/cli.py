@@ -291,7 +291,7 @@ def bootstrap_warehouse_command() -> None:
 
     try:
         ran = bootstrap_warehouse(settings)
-    except (PipelineError, ValueError) as error:  # ValueError: a name in the settings is not a valid identifier
+    except PipelineError as error:  # a name in the settings that is not a valid identifier included
         raise _fail(str(error)) from error
     console.print(f"warehouse {settings.snowflake.database}.{settings.snowflake.schema_name} ready: {ran}")
 

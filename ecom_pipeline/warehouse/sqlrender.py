@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
+from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.settings import REPO_ROOT, SnowflakeSettings, StorageSettings
 
 SQL_DIR = REPO_ROOT / "sql"
@@ -53,18 +54,40 @@ PLACEHOLDER_KINDS: dict[str, str] = {
 }
 
 
+# Where each placeholder's value comes from, so a rejected value names the setting to fix.
+SETTING_OF: dict[str, str] = {
+    "database": "SNOWFLAKE_DATABASE",
+    "schema": "SNOWFLAKE_SCHEMA",
+    "warehouse": "SNOWFLAKE_WAREHOUSE",
+    "role": "SNOWFLAKE_ROLE",
+    "user": "SNOWFLAKE_USER",
+    "integration": "SNOWFLAKE_STORAGE_INTEGRATION",
+    "stage": "SNOWFLAKE_STAGE",
+    "bucket": "ECOM_CURATED_BUCKET",
+    "prefix": "ECOM_CURATED_PREFIX",
+    "aws_role_arn": "SNOWFLAKE_AWS_ROLE_ARN",
+}
+
+
+class SqlPlaceholderError(ConfigError, ValueError):
+    """A value that cannot go into our SQL (not an identifier, bucket, ARN or date): names the placeholder and its
+    setting. A ValueError too, for callers that validate values generically."""
+
+
 def validate(name: str, value: str) -> str:
-    """Return `value` if it is a valid `name` placeholder value; raise ValueError naming the placeholder."""
+    """Return `value` if it is a valid `name` placeholder value; raise SqlPlaceholderError naming the placeholder."""
     kind = PLACEHOLDER_KINDS.get(name)
     if kind is None:
-        raise ValueError(f"unknown SQL placeholder '{name}'; known: {', '.join(sorted(PLACEHOLDER_KINDS))}")
+        raise SqlPlaceholderError(f"unknown SQL placeholder '{name}'; known: {', '.join(sorted(PLACEHOLDER_KINDS))}")
+    setting = f" (setting {SETTING_OF[name]})" if name in SETTING_OF else ""
     if not isinstance(value, str) or not PATTERNS[kind].fullmatch(value):
-        raise ValueError(f"SQL placeholder '{name}' rejects {value!r}: not a valid {kind.replace('_', ' ')}")
+        problem = f"not a valid {kind.replace('_', ' ')}"
+        raise SqlPlaceholderError(f"SQL placeholder '{name}'{setting} rejects {value!r}: {problem}")
     if kind == "date":
         try:
             date.fromisoformat(value)  # the pattern admits 2026-13-45; the calendar does not
         except ValueError as error:
-            raise ValueError(f"SQL placeholder '{name}' rejects {value!r}: {error}") from error
+            raise SqlPlaceholderError(f"SQL placeholder '{name}' rejects {value!r}: {error}") from error
     return value
 
 
@@ -74,7 +97,7 @@ def render(sql: str, values: Mapping[str, str]) -> str:
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in values:
-            raise ValueError(f"SQL placeholder '{name}' has no value; given: {', '.join(sorted(values))}")
+            raise SqlPlaceholderError(f"SQL placeholder '{name}' has no value; given: {', '.join(sorted(values))}")
         return validate(name, values[name])
 
     return PLACEHOLDER.sub(substitute, sql)

@@ -9,7 +9,7 @@ import snowflake.connector
 from typer.testing import CliRunner
 
 from ecom_pipeline.cli import app
-from ecom_pipeline.exceptions import WarehouseError
+from ecom_pipeline.exceptions import ConfigError, WarehouseError
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.bootstrap_changes import BootstrapTracker, track_bootstrap
 from ecom_pipeline.warehouse.connection import bootstrap_warehouse, connect
@@ -111,7 +111,9 @@ def test_bootstrap_reports_and_repairs_what_drifted_from_the_settings(warehouse_
 
 def test_bootstrap_validates_every_name_before_connecting(warehouse_settings: Settings) -> None:
     unreachable = warehouse_settings.updated(snowflake={"port": 9, "user": "jane.doe@example.com"})
-    with pytest.raises(ValueError, match=r"placeholder 'user' rejects 'jane\.doe@example\.com'"):
+    with pytest.raises(
+        ConfigError, match=r"placeholder 'user' \(setting SNOWFLAKE_USER\) rejects 'jane\.doe@example\.com'"
+    ):
         bootstrap_warehouse(unreachable)
 
 

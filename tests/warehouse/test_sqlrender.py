@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.sqlrender import (
     SETUP_FILES,
+    SqlPlaceholderError,
     load_sql_file,
     names_from_settings,
     render,
@@ -42,14 +44,21 @@ def test_render_fills_valid_names() -> None:
     ],
 )
 def test_render_rejects_values_that_are_not_names(name: str, value: str) -> None:
-    with pytest.raises(ValueError, match=f"placeholder '{name}'"):
+    with pytest.raises(SqlPlaceholderError, match=f"placeholder '{name}'") as error:
         render(f"select {{{{ {name} }}}}", {name: value})
+    assert isinstance(error.value, ConfigError)  # the pipeline's own error, never retried
+
+
+def test_a_rejected_name_says_which_setting_holds_it() -> None:
+    settings = Settings().updated(snowflake={"user": "jane.doe@example.com"})
+    with pytest.raises(SqlPlaceholderError, match=r"placeholder 'user' \(setting SNOWFLAKE_USER\) rejects"):
+        render("grant role r to user {{ user }}", names_from_settings(settings.snowflake, settings.storage))
 
 
 def test_render_rejects_unknown_and_missing_placeholders() -> None:
-    with pytest.raises(ValueError, match="unknown SQL placeholder 'table'"):
+    with pytest.raises(SqlPlaceholderError, match="unknown SQL placeholder 'table'"):
         render("select * from {{ table }}", {"table": "orders"})
-    with pytest.raises(ValueError, match="placeholder 'schema' has no value"):
+    with pytest.raises(SqlPlaceholderError, match="placeholder 'schema' has no value"):
         render("select 1 from {{ database }}.{{ schema }}.t", {"database": "ECOM"})
 
 
