@@ -287,9 +287,11 @@ def bootstrap_warehouse_command() -> None:
     SNOWFLAKE_USER); grants the loader role (SNOWFLAKE_ROLE) to SNOWFLAKE_USER. Prints what changed: a second
     run prints "nothing changed".
     """
+    from ecom_pipeline.secret_store import resolve_secrets
     from ecom_pipeline.warehouse.connection import bootstrap_warehouse
 
     try:
+        settings = resolve_secrets(load_settings())  # Secrets Manager (ECOM_SECRET_ID), once for this command
         ran = bootstrap_warehouse(settings)
     except PipelineError as error:  # a name in the settings that is not a valid identifier included
         raise _fail(str(error)) from error
@@ -323,7 +325,8 @@ def blocks(
 ) -> None:
     """Create or update the Prefect blocks the aws profile uses (AWS and Snowflake credentials, buckets).
 
-    Values come from the environment (AWS_*, ECOM_*, SNOWFLAKE_*); secrets are stored as secret fields.
+    Values come from the environment (AWS_*, ECOM_*, SNOWFLAKE_*); secrets, the Snowflake private key included,
+    are stored as secret fields. Secrets kept in Secrets Manager (ECOM_SECRET_ID) stay there: runs read them.
     """
     from ecom_pipeline.blocks import upsert_blocks
 
@@ -343,10 +346,12 @@ def report(
     ] = None,
 ) -> None:
     """Print the KPIs and the analytics views from the warehouse (and one day's figures with --run-date)."""
+    from ecom_pipeline.secret_store import resolve_secrets
     from ecom_pipeline.warehouse.report import day_table, print_report, read_day, read_report
 
     day = _parse_date(run_date)
     try:
+        settings: Settings = resolve_secrets(load_settings())  # Secrets Manager (ECOM_SECRET_ID), once
         print_report(console, read_report(settings, top_n=top))
         if day is not None:
             figures = read_day(settings, day)

@@ -3,6 +3,13 @@
 The same code runs in three profiles; only values differ (endpoints, how the Spark job is launched).
 Each group reads its own environment prefix so the names match what the tools already use:
 `ECOM_*` for the pipeline, `AWS_*` for boto3, `SNOWFLAKE_*` for the warehouse.
+
+Secrets are `SecretStr` and come from three places; for each value the first that sets it wins
+(a code default never counts as set):
+
+1. the environment (or `.env`);
+2. the aws profile's Prefect blocks (`ecom_pipeline/blocks.py`);
+3. the AWS Secrets Manager secret named by `ECOM_SECRET_ID` (`ecom_pipeline/secret_store.py`).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -32,7 +39,30 @@ class Profile(StrEnum):
 
 
 def _config(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", populate_by_name=True)
+    # arbitrary types: a group may carry a credentials block, checked against the protocols below
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=".env", extra="ignore", populate_by_name=True, arbitrary_types_allowed=True
+    )
+
+
+@runtime_checkable
+class AwsSessionFactory(Protocol):
+    """What the pipeline asks of a prefect-aws `AwsCredentials` block: a boto3 session and client parameters."""
+
+    aws_client_parameters: Any
+
+    def get_boto3_session(self) -> Any:
+        """An authenticated boto3 session (keys, session token, profile or assumed role)."""
+        ...
+
+
+@runtime_checkable
+class SnowflakeConnectionFactory(Protocol):
+    """What the pipeline asks of a prefect-snowflake `SnowflakeCredentials` block: it hands out connections."""
+
+    def get_client(self, **connect_kwargs: Any) -> Any:
+        """A `snowflake.connector` connection with the block's fields and `connect_kwargs` on top."""
+        ...
 
 
 class ApiSettings(BaseSettings):
@@ -71,6 +101,12 @@ class StorageSettings(BaseSettings):
     aws_secret_access_key: SecretStr | None = Field(default=None, validation_alias="AWS_SECRET_ACCESS_KEY")
     aws_session_token: SecretStr | None = Field(
         default=None, validation_alias="AWS_SESSION_TOKEN", description="With temporary keys (an assumed role)."
+    )
+    credentials_block: AwsSessionFactory | None = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="The aws profile's AwsCredentials block, when one exists: every boto3 client comes from it.",
     )
 
     def raw_uri(self, scheme: str = "s3") -> str:
@@ -134,13 +170,25 @@ class GlueSettings(BaseSettings):
 
 
 class SnowflakeSettings(BaseSettings):
-    """Warehouse connection and object names. `host/port/protocol` point the connector at an emulator."""
+    """Warehouse connection and object names. `host/port/protocol` point the connector at an emulator.
+
+    Authentication (`ecom_pipeline/warehouse/auth.py`): exactly one of a private key (file or PEM text, the
+    documented default for the service user), a programmatic access token or a password, or an authenticator
+    that needs none of them. With none set, the emulator takes its own password.
+    """
 
     model_config = _config("SNOWFLAKE_")
 
     account: str = "local"
     user: str = "ecom"
-    password: SecretStr = SecretStr("local")
+    private_key_file: Path | None = Field(default=None, description="Key pair: path to the PEM private key.")
+    private_key: SecretStr | None = Field(default=None, description="Key pair: the PEM private key itself.")
+    private_key_passphrase: SecretStr | None = Field(default=None, description="Passphrase of an encrypted key.")
+    token: SecretStr | None = Field(default=None, description="A programmatic access token (PAT).")
+    password: SecretStr | None = Field(default=None, description="Password sign-in, still accepted.")
+    authenticator: str | None = Field(
+        default=None, description="The connector's authenticator, when not implied (e.g. OAUTH with a token)."
+    )
     role: str = Field(
         default="ECOM_LOADER",
         description=(
@@ -174,6 +222,17 @@ class SnowflakeSettings(BaseSettings):
     stage: str = "ECOM_CURATED_STAGE"
     aws_role_arn: str = "arn:aws:iam::000000000000:role/ecom-snowflake-access"
     emulator: bool = Field(default=False, description="True when talking to the local fakesnow emulator.")
+    credentials_block: SnowflakeConnectionFactory | None = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="The aws profile's SnowflakeCredentials block, when one exists: it hands out the connections.",
+    )
+    value_sources: dict[str, str] = Field(
+        default_factory=dict,
+        exclude=True,
+        description="Where an authentication value came from when not the environment (a block, a secret key).",
+    )
 
 
 class Settings(BaseSettings):
@@ -187,7 +246,13 @@ class Settings(BaseSettings):
     cost_ratio: Decimal = Field(default=Decimal("0.6"), gt=0, lt=1, max_digits=6, decimal_places=4)
     default_order_status: str = "completed"
     work_dir: Path = Field(default=Path(".ecom"), description="Local state: summaries, charts, emulator data.")
-    failure_webhook_url: str | None = None
+    failure_webhook_url: SecretStr | None = Field(
+        default=None, description="Failure alerts go here (the URL often carries a token: a secret)."
+    )
+    secret_id: str = Field(
+        default="",
+        description="Name or ARN of the AWS Secrets Manager secret (JSON) holding the secrets; empty = not used.",
+    )
     curated_lock_wait_seconds: float = Field(
         default=7200.0,
         ge=0,

@@ -1,6 +1,7 @@
 """Flow state hooks: tell a webhook (Slack, Teams, any JSON endpoint) when a pipeline run fails.
 
-Use as `@flow(on_failure=[notify_failure])`. The hook reads `ECOM_FAILURE_WEBHOOK_URL` through Settings,
+Use as `@flow(on_failure=[notify_failure])`. The hook reads `ECOM_FAILURE_WEBHOOK_URL` through Settings, or
+else the `failure_webhook_url` key of the Secrets Manager secret (`ECOM_SECRET_ID`, read when the hook fires),
 posts a short JSON message, and never raises: a broken webhook must not hide the run's own failure.
 """
 
@@ -16,6 +17,8 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import MissingContextError
 from prefect.states import State
 
+from ecom_pipeline.exceptions import PipelineError
+from ecom_pipeline.secret_store import apply_secret, muted, read_secret, secret_values
 from ecom_pipeline.settings import Settings, load_settings
 
 logger = logging.getLogger("flows.hooks")
@@ -33,16 +36,6 @@ def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
         return logger
 
 
-def _secret_values(settings: Settings) -> list[str]:
-    """Every secret the settings hold, so that an error message quoting one can be scrubbed."""
-    secrets = [
-        settings.storage.aws_access_key_id,
-        settings.storage.aws_secret_access_key,
-        settings.snowflake.password,
-    ]
-    return [value for secret in secrets if secret and (value := secret.get_secret_value())]
-
-
 def _run_date(flow_run: FlowRun, settings: Settings) -> str:
     """The run's `params.run_date` when given, else the settings' date."""
     params: Any = (flow_run.parameters or {}).get("params") or {}
@@ -53,7 +46,7 @@ def _run_date(flow_run: FlowRun, settings: Settings) -> str:
 def failure_message(flow: Flow[Any, Any], flow_run: FlowRun, state: State, settings: Settings) -> dict[str, str]:
     """The JSON body: flow, run, state and a short, secret-free state message (also a Slack `text`)."""
     message = (state.message or "")[:MAX_MESSAGE_CHARS]
-    for secret in _secret_values(settings):
+    for secret in secret_values(settings):
         message = message.replace(secret, REDACTED)
     run_date = _run_date(flow_run, settings)
     return {
@@ -73,14 +66,21 @@ def notify_failure(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> Non
     host = "?"
     try:
         settings = load_settings()
-        url = settings.failure_webhook_url
-        if not url:
+        if settings.secret_id:
+            # Read afresh (a run's settings end with the run): the URL may be there, and its values get scrubbed.
+            try:
+                settings = apply_secret(settings, read_secret(settings))
+            except PipelineError as error:  # the environment's URL, if any, is still worth a try
+                _logger().warning("failure webhook: %s", error)
+        if settings.failure_webhook_url is None:
             return
+        url = settings.failure_webhook_url.get_secret_value()
         # The URL itself may carry a token (Slack, Teams): only its host is ever logged.
         host = urlsplit(url).hostname or "?"
-        response = requests.post(
-            url, json=failure_message(flow, flow_run, state, settings), timeout=WEBHOOK_TIMEOUT_SECONDS
-        )
+        with muted("urllib3.connectionpool"):  # its DEBUG line quotes the URL's path, token included
+            response = requests.post(
+                url, json=failure_message(flow, flow_run, state, settings), timeout=WEBHOOK_TIMEOUT_SECONDS
+            )
         response.raise_for_status()
         _logger().info("failure of %s reported to the webhook on %s", flow_run.name, host)
     except Exception as error:  # a hook must never raise: the run's own failure is what matters

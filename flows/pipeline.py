@@ -27,6 +27,7 @@ from ecom_pipeline.ingest import ingest_resource
 from ecom_pipeline.land import new_run_id
 from ecom_pipeline.locks import curated_write_lock, run_lock
 from ecom_pipeline.retry_policy import TASK_RETRIES
+from ecom_pipeline.secret_store import resolve_secrets
 from ecom_pipeline.settings import Profile, Settings, load_settings
 from ecom_pipeline.transform.incremental import transform_unless_unchanged
 from ecom_pipeline.warehouse.connection import bootstrap_warehouse
@@ -59,6 +60,9 @@ def resolve_settings(params: PipelineParameters, base: Settings | None = None) -
         # Credentials and names from Prefect blocks where they exist; never for local runs, which must not
         # pick up real credentials from a shared Prefect server.
         settings = load_settings_from_blocks(settings)
+    # Secrets Manager (when ECOM_SECRET_ID names a secret), then the Snowflake sign-in check: once per run, here,
+    # so a missing secret or a bad key fails the run before any task (no retry) and a rotated one is used next run.
+    settings = resolve_secrets(settings)
     top: dict[str, Any] = {"resources": tuple(params.resources)}
     if params.run_date:
         top["run_date"] = params.run_date

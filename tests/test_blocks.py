@@ -1,4 +1,7 @@
-"""Prefect blocks of the aws profile: saved from settings, updated in place, loaded back into settings."""
+"""Prefect blocks of the aws profile: saved from settings, updated in place, loaded back as credentials objects.
+
+Precedence, for each value: the environment first, then the block (then Secrets Manager: tests/test_secret_store.py).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,24 @@ import logging
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import BlockDocumentUpdate
 from prefect_aws import AwsCredentials, S3Bucket
 from prefect_snowflake import SnowflakeConnector, SnowflakeCredentials
 from pydantic import SecretStr
 
 from ecom_pipeline.blocks import block_names, load_settings_from_blocks, upsert_blocks
+from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.settings import Settings
 
 AWS_SECRET = "aws-secret-Zq81xV"
 SNOWFLAKE_PASSWORD = "sf-password-Pw77kd"
+
+
+@pytest.fixture
+def worker_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker whose environment sets no AWS keys or region (tests/conftest.py sets both for the emulators)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def aws_settings(raw_bucket: str = "acme-raw", password: str = SNOWFLAKE_PASSWORD) -> Settings:
@@ -29,6 +41,7 @@ def aws_settings(raw_bucket: str = "acme-raw", password: str = SNOWFLAKE_PASSWOR
             "aws_endpoint_url": "http://127.0.0.1:9",
             "aws_access_key_id": SecretStr("AKIAEXAMPLEKEY"),
             "aws_secret_access_key": SecretStr(AWS_SECRET),
+            "aws_session_token": SecretStr("session-token-Tk5"),
         },
         snowflake={
             "account": "acme-xy12345",
@@ -68,6 +81,7 @@ def test_blocks_load_back_with_secrets_hidden(prefect_harness: None, caplog: pyt
 
     assert isinstance(aws.aws_secret_access_key, SecretStr)
     assert aws.aws_secret_access_key.get_secret_value() == AWS_SECRET
+    assert aws.aws_session_token == "session-token-Tk5"
     assert aws.aws_client_parameters.endpoint_url == "http://127.0.0.1:9"
     assert raw.credentials.aws_secret_access_key.get_secret_value() == AWS_SECRET
     assert (raw.bucket_name, raw.bucket_folder) == ("acme-raw", "dummyjson")
@@ -79,34 +93,54 @@ def test_blocks_load_back_with_secrets_hidden(prefect_harness: None, caplog: pyt
     assert "sec-aws-credentials" in caplog.text
 
 
-def test_settings_from_blocks_fill_names_and_credentials(prefect_harness: None) -> None:
+def test_settings_from_blocks_fill_names_and_credentials(prefect_harness: None, worker_environment: None) -> None:
     upsert_blocks(aws_settings(raw_bucket="from-block-raw"), prefix="load")
     environment_only = Settings()
 
     loaded = load_settings_from_blocks(environment_only, prefix="load")
 
-    assert loaded.storage.raw_bucket == "from-block-raw"
-    assert loaded.storage.curated_bucket == "acme-curated"
-    assert loaded.storage.aws_region == "eu-west-1"
-    assert loaded.storage.aws_endpoint_url == "http://127.0.0.1:9"
-    assert loaded.storage.aws_secret_access_key is not None
-    assert loaded.storage.aws_secret_access_key.get_secret_value() == AWS_SECRET
-    assert loaded.storage.aws_access_key_id is not None
-    assert loaded.storage.aws_access_key_id.get_secret_value() == "AKIAEXAMPLEKEY"
-    assert loaded.snowflake.password.get_secret_value() == SNOWFLAKE_PASSWORD
-    assert (loaded.snowflake.account, loaded.snowflake.user, loaded.snowflake.role) == (
-        "acme-xy12345",
-        "loader",
-        "LOADER",
-    )
-    assert (loaded.snowflake.database, loaded.snowflake.schema_name, loaded.snowflake.warehouse) == (
-        "SALES",
-        "MARTS",
-        "LOAD_WH",
-    )
+    storage, snowflake = loaded.storage, loaded.snowflake
+    assert (storage.raw_bucket, storage.curated_bucket) == ("from-block-raw", "acme-curated")
+    assert (storage.aws_region, storage.aws_endpoint_url) == ("eu-west-1", "http://127.0.0.1:9")
+    block = storage.credentials_block
+    assert isinstance(block, AwsCredentials)  # the credentials object itself: every client comes from it
+    assert (block.aws_access_key_id, block.aws_session_token) == ("AKIAEXAMPLEKEY", "session-token-Tk5")
+    assert block.aws_secret_access_key.get_secret_value() == AWS_SECRET
+    assert snowflake.password is not None and snowflake.password.get_secret_value() == SNOWFLAKE_PASSWORD
+    assert snowflake.value_sources["password"] == "password of block 'load-snowflake-credentials'"
+    assert (snowflake.account, snowflake.user, snowflake.role) == ("acme-xy12345", "loader", "LOADER")
+    assert (snowflake.database, snowflake.schema_name, snowflake.warehouse) == ("SALES", "MARTS", "LOAD_WH")
+    assert isinstance(snowflake.credentials_block, SnowflakeCredentials)
+    assert snowflake.credentials_block.password is None  # sign-in values live in the settings, checked once there
     # Non-block settings are the environment's; the input is not modified.
     assert loaded.run_date == environment_only.run_date
     assert environment_only.storage.raw_bucket == Settings().storage.raw_bucket
+    assert environment_only.storage.credentials_block is None
+
+
+def test_the_environment_wins_over_a_block_value_by_value(
+    prefect_harness: None, worker_environment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upsert_blocks(aws_settings(), prefix="prec")
+    for name, value in {
+        "ECOM_RAW_BUCKET": "env-raw",
+        "AWS_REGION": "ap-south-1",
+        "AWS_ACCESS_KEY_ID": "AKIAFROMENV",
+        "AWS_SECRET_ACCESS_KEY": "env-secret",
+        "SNOWFLAKE_ROLE": "ENV_ROLE",
+        "SNOWFLAKE_PASSWORD": "env-password",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    loaded = load_settings_from_blocks(Settings(), prefix="prec")
+
+    storage, snowflake = loaded.storage, loaded.snowflake
+    assert (storage.raw_bucket, storage.curated_bucket) == ("env-raw", "acme-curated")
+    block = storage.credentials_block
+    assert (block.region_name, block.aws_access_key_id, block.aws_session_token) == ("ap-south-1", "AKIAFROMENV", None)
+    assert block.aws_client_parameters.endpoint_url == "http://127.0.0.1:9"  # the environment sets none: the block's
+    assert (snowflake.role, snowflake.user) == ("ENV_ROLE", "loader")
+    assert snowflake.password.get_secret_value() == "env-password" and "password" not in snowflake.value_sources
 
 
 def test_settings_unchanged_without_blocks(prefect_harness: None) -> None:
@@ -115,15 +149,76 @@ def test_settings_unchanged_without_blocks(prefect_harness: None) -> None:
     assert load_settings_from_blocks(settings, prefix="absent") == settings
 
 
-def test_some_blocks_only_fill_their_own_values(prefect_harness: None) -> None:
+def test_some_blocks_only_fill_their_own_values(prefect_harness: None, worker_environment: None) -> None:
     S3Bucket(bucket_name="only-curated", bucket_folder="orders/", credentials=AwsCredentials()).save(
         "part-curated", overwrite=True
     )
-    settings = aws_settings()
+    settings = Settings()
 
     loaded = load_settings_from_blocks(settings, prefix="part")
 
     assert loaded.storage.curated_bucket == "only-curated"
     assert loaded.storage.curated_prefix == "orders"
     assert loaded.storage.raw_bucket == settings.storage.raw_bucket
+    assert loaded.storage.credentials_block is None  # the bucket carries no credentials of its own
     assert loaded.snowflake == settings.snowflake
+
+
+def test_a_bucket_blocks_credentials_serve_when_there_is_no_credentials_block(
+    prefect_harness: None, worker_environment: None
+) -> None:
+    carried = AwsCredentials(profile_name="ecom-worker", region_name="eu-central-1")
+    S3Bucket(bucket_name="raw-zone", credentials=carried).save("own-raw", overwrite=True)
+
+    loaded = load_settings_from_blocks(Settings(), prefix="own")
+
+    assert loaded.storage.credentials_block.profile_name == "ecom-worker"
+    assert loaded.storage.aws_region == "eu-central-1"
+
+
+def test_a_block_that_cannot_load_is_an_error_naming_it(prefect_harness: None) -> None:
+    SnowflakeCredentials(account="acme", user="loader", password=SecretStr("bad-block-Pw3")).save(
+        "broken-snowflake-credentials", overwrite=True
+    )
+    document_id = SnowflakeCredentials.load("broken-snowflake-credentials")._block_document_id
+    with get_client(sync_client=True) as client:  # as if saved by an older or hand-edited schema: no user
+        client.update_block_document(
+            document_id,
+            BlockDocumentUpdate(data={"account": "acme", "password": "bad-block-Pw3"}, merge_existing_data=False),
+        )
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings_from_blocks(Settings(), prefix="broken")
+
+    message = str(raised.value)
+    assert "'broken-snowflake-credentials' (snowflake-credentials) exists but cannot be loaded" in message
+    assert "bad-block-Pw3" not in message and raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_upsert_saves_the_key_pair_as_secrets_and_a_bad_key_is_refused(
+    prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from snowflake_login import make_key_pair
+
+    key_pair = make_key_pair("block-passphrase-Bp2")
+    monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY", key_pair.private_pem)
+    monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", "block-passphrase-Bp2")
+    upsert_blocks(Settings(), prefix="kp")
+    saved = SnowflakeCredentials.load("kp-snowflake-credentials")
+    assert saved.private_key.get_secret_value().decode() == key_pair.private_pem.strip()
+    assert saved.private_key_passphrase.get_secret_value() == "block-passphrase-Bp2"
+    assert saved.password is None and saved.resolve_private_key()  # prefect-snowflake itself opens it
+    assert "block-passphrase-Bp2" not in repr(saved)
+
+    monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", "wrong-Bp2")
+    with pytest.raises(ConfigError, match="SNOWFLAKE_PRIVATE_KEY is not a PEM private key"):
+        upsert_blocks(Settings(), prefix="kp")
+
+
+def test_a_block_without_a_sign_in_value_is_still_valid(prefect_harness: None) -> None:
+    """The key then comes from the environment or Secrets Manager at run time."""
+    upsert_blocks(aws_settings().updated(snowflake={"password": None}), prefix="nokey")
+
+    saved = SnowflakeCredentials.load("nokey-snowflake-credentials")
+
+    assert saved.authenticator == "snowflake" and saved.password is None and saved.private_key is None

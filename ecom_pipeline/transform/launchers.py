@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from ecom_pipeline.aws import make_glue_client, make_s3_client
+from ecom_pipeline.aws import frozen_credentials, make_glue_client, make_s3_client
 from ecom_pipeline.exceptions import ConfigError, TransformError
 from ecom_pipeline.settings import REPO_ROOT, Profile, Settings
 from ecom_pipeline.transform.process import job_failure, run_job_process
@@ -118,21 +118,20 @@ def s3a_confs(settings: Settings, credentials_in_env: bool) -> dict[str, str]:
 
 
 def credentials_env(settings: Settings) -> dict[str, str]:
-    """AWS_* variables for the job process, from settings or else the current environment."""
+    """AWS_* variables for the job process: the run's identity (settings or credentials block), else this process's."""
     storage = settings.storage
     env = {"AWS_REGION": storage.aws_region, "AWS_DEFAULT_REGION": storage.aws_region}
-    key_id = storage.aws_access_key_id.get_secret_value() if storage.aws_access_key_id else None
-    secret = storage.aws_secret_access_key.get_secret_value() if storage.aws_secret_access_key else None
-    key_id, secret = (
-        key_id or os.environ.get("AWS_ACCESS_KEY_ID"),
-        secret or os.environ.get("AWS_SECRET_ACCESS_KEY"),
-    )
+    frozen = frozen_credentials(storage)
+    if frozen is not None:
+        key_id, secret, token = frozen.access_key, frozen.secret_key, frozen.token
+    else:
+        key_id, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+        token = os.environ.get("AWS_SESSION_TOKEN")
     if key_id and secret:
         env.update(AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret)
         # Temporary keys (an assumed role) are useless without their token; s3a's env provider reads it too.
-        token = storage.aws_session_token.get_secret_value() if storage.aws_session_token else None
-        if token or (not storage.aws_access_key_id and os.environ.get("AWS_SESSION_TOKEN")):
-            env["AWS_SESSION_TOKEN"] = token or os.environ["AWS_SESSION_TOKEN"]
+        if token:
+            env["AWS_SESSION_TOKEN"] = token
     return env
 
 

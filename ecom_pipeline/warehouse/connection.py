@@ -12,6 +12,7 @@ from snowflake.connector.errors import Error as SnowflakeError
 
 from ecom_pipeline.exceptions import WarehouseError
 from ecom_pipeline.settings import Settings, SnowflakeSettings
+from ecom_pipeline.warehouse.auth import auth_kwargs
 from ecom_pipeline.warehouse.bootstrap_changes import BootstrapResult, track_bootstrap
 from ecom_pipeline.warehouse.emulator_adapter import adapt
 from ecom_pipeline.warehouse.sqlrender import SETUP_FILES, load_sql_file, names_from_settings
@@ -19,6 +20,10 @@ from ecom_pipeline.warehouse.sqlrender import SETUP_FILES, load_sql_file, names_
 logger = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
+# Statement errors a later attempt can get past. The connector itself retries network failures; every other
+# statement error (compilation, privileges, constraint, conversion) fails the same way again (retry_policy.py).
+# 000630: "Statement reached its statement or warehouse timeout ... and was canceled" (a queued warehouse).
+TRANSIENT_STATEMENT_ERRNOS = frozenset({630})
 
 
 class Warehouse:
@@ -76,15 +81,21 @@ class Warehouse:
             cursor.execute(sql, params)
         except SnowflakeError as error:
             first_line = " ".join(sql.split())[:160]
-            raise WarehouseError(f"Snowflake statement failed: {error.msg or error} -- in: {first_line}") from error
+            raise WarehouseError(
+                f"Snowflake statement failed: {error.msg or error} -- in: {first_line}",
+                transient=error.errno in TRANSIENT_STATEMENT_ERRNOS,
+            ) from error
 
 
 def connect_kwargs(sf: SnowflakeSettings) -> dict[str, Any]:
-    """Connector arguments for these settings (host/port/protocol only when set)."""
+    """Connector arguments for these settings: the sign-in method (`auth.py`), then the pipeline's own needs.
+
+    Host/port/protocol only when set (the emulator). A credentials block adds its own fields underneath these.
+    """
     kwargs: dict[str, Any] = {
+        **auth_kwargs(sf),
         "account": sf.account,
         "user": sf.user,
-        "password": sf.password.get_secret_value(),
         "role": sf.role,
         "warehouse": sf.warehouse,
         "database": sf.database,
@@ -109,9 +120,16 @@ def connect_kwargs(sf: SnowflakeSettings) -> dict[str, Any]:
 
 @contextmanager
 def connect(sf: SnowflakeSettings) -> Iterator[Warehouse]:
-    """Open a Snowflake session (the emulator when `sf.emulator`), closed on exit."""
+    """Open a Snowflake session (the emulator when `sf.emulator`), closed on exit.
+
+    With a prefect-snowflake credentials block (aws profile), the block hands out the connection, so every field
+    it carries applies (authenticator endpoint, workload identity provider, autocommit, ...); the sign-in values
+    and the pipeline's own arguments go on top. Without one, the stock connector takes the same arguments.
+    """
+    kwargs = connect_kwargs(sf)  # a ConfigError here (bad key, two methods) is raised before any network call
+    factory = sf.credentials_block
     try:
-        connection = snowflake.connector.connect(**connect_kwargs(sf))
+        connection = factory.get_client(**kwargs) if factory is not None else snowflake.connector.connect(**kwargs)
     except SnowflakeError as error:
         where = f"{sf.host}:{sf.port}" if sf.host else f"account {sf.account}"
         raise WarehouseError(f"cannot connect to Snowflake at {where} as {sf.user}: {error.msg or error}") from error

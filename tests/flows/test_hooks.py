@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import boto3
 import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.states import State
 
 from ecom_pipeline.runtime.ports import free_port
+from ecom_pipeline.runtime.s3 import EMULATOR_REGION, S3Emulator
 from flows.hooks import notify_failure
 
 SNOWFLAKE_PASSWORD = "sf-pass-9Qx2"
@@ -108,3 +112,27 @@ def test_broken_webhook_never_raises(prefect_harness: None, monkeypatch: pytest.
         assert notify_failure(failing_flow, flow_run, state) is None
 
     assert len(server.requests) == (1 if answer == "http-500" else 0)
+
+
+def test_the_webhook_url_and_a_secret_from_secrets_manager(
+    prefect_harness: None, s3_emulator: S3Emulator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The URL may live in the secret (`failure_webhook_url`); the secret's values are scrubbed like the others."""
+    monkeypatch.delenv("ECOM_FAILURE_WEBHOOK_URL", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_emulator.endpoint_url)
+    secret_id = f"ecom/hooks-{uuid.uuid4().hex[:8]}"
+    client = boto3.client("secretsmanager", endpoint_url=s3_emulator.endpoint_url, region_name=EMULATOR_REGION)
+    with WebhookServer() as server:
+        values = {"failure_webhook_url": server.url, "snowflake_password": SNOWFLAKE_PASSWORD}
+        client.create_secret(Name=secret_id, SecretString=json.dumps(values))
+        monkeypatch.setenv("ECOM_SECRET_ID", secret_id)
+        with caplog.at_level(logging.DEBUG):  # botocore logs response bodies at DEBUG: not the secret's
+            state = failing_flow("d4", return_state=True)
+
+    assert state.is_failed()
+    [(path, body)] = server.requests
+    assert path == "/hooks/T0KEN" and "***" in body["message"]
+    assert SNOWFLAKE_PASSWORD not in json.dumps(body)
+    assert "GetSecretValue" in caplog.text and "127.0.0.1" in caplog.text  # the read and the host are logged ...
+    leaks = [record.name for record in caplog.records if "T0KEN" in record.getMessage()]
+    assert leaks == []  # ... never the URL's token (the failing flow's own message quotes the password on purpose)

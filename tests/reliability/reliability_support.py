@@ -5,6 +5,7 @@ log capture, and the flow run under API faults and an S3 restart (searched by th
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -17,13 +18,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
+from snowflake_login import KeyPair, LoginRecorder, make_key_pair
 
 from ecom_pipeline.runtime.fakesnow_server import FakesnowEmulator
 from ecom_pipeline.runtime.local import LocalRuntime
-from ecom_pipeline.runtime.s3 import emulator_env
+from ecom_pipeline.runtime.s3 import EMULATOR_REGION, emulator_env
+from ecom_pipeline.secret_store import muted, resolve_secrets
 from ecom_pipeline.settings import load_settings
 from ecom_pipeline.source.data import DirectorySource
 from ecom_pipeline.source.faults import FAULT_KINDS, FaultPlan
@@ -35,8 +39,9 @@ from oracle import expected_orders
 RUN_DATE = date(2026, 6, 17)
 PAGE_SIZE = 50
 # Unique values: if one of them shows up in a log line, an object or a summary, it leaked.
-SNOWFLAKE_SECRET = f"sf-pass-{uuid.uuid4().hex}"
 AWS_SECRET = f"aws-secret-{uuid.uuid4().hex}"
+KEY_PASSPHRASE = f"key-passphrase-{uuid.uuid4().hex}"
+WEBHOOK_TOKEN = f"hook-token-{uuid.uuid4().hex}"
 
 OrderRow = tuple[int, Decimal, Decimal]  # quantity, revenue, profit
 
@@ -208,6 +213,28 @@ class FaultyRun:
     artifacts: list[Any]
     settings_text: str
     secrets_in_use: bool
+    key_pair: KeyPair  # the Snowflake key the run read from Secrets Manager
+    logins: list[dict[str, Any]]  # the run's Snowflake login requests (tests/snowflake_login.py)
+    work_dir: Path
+
+    @property
+    def secret_values(self) -> list[str]:
+        """Every secret the run held: the AWS key, and the secret's key (all its forms), passphrase and URL token."""
+        return [AWS_SECRET, WEBHOOK_TOKEN, *self.key_pair.secret_fragments]
+
+
+def store_run_secrets(endpoint_url: str, key_pair: KeyPair) -> str:
+    """The run's Secrets Manager secret (on the S3 emulator's moto server), as docs/aws.md has users create it."""
+    client = boto3.client("secretsmanager", endpoint_url=endpoint_url, region_name=EMULATOR_REGION)
+    name = f"ecom/pipeline-{uuid.uuid4().hex[:8]}"
+    values = {
+        "snowflake_private_key": key_pair.private_pem,
+        "snowflake_private_key_passphrase": KEY_PASSPHRASE,
+        "failure_webhook_url": f"https://hooks.example.com/services/{WEBHOOK_TOKEN}",
+    }
+    with muted("botocore.endpoint"):  # it logs the request at DEBUG: the test's own setup must not leak the values
+        client.create_secret(Name=name, SecretString=json.dumps(values))
+    return name
 
 
 async def _flow_run_records(flow_run_id: Any) -> tuple[dict[str, int], list[str], list[Any]]:
@@ -253,10 +280,12 @@ def warehouse_tables() -> dict[str, list[dict[str, Any]]]:
 
 def run_flow_under_api_faults(dummyjson_dir: Path, work: Path) -> FaultyRun:
     """One flow run while the API fails 20% of requests (5xx, 429 + Retry-After, hang, truncation) and S3 stops
-    mid-landing; secrets are unique values; every log line and executed SQL statement is recorded."""
+    mid-landing; secrets are unique values, the Snowflake key pair comes from Secrets Manager and signs in through
+    a login-recording proxy; every log line and executed SQL statement is recorded."""
     import snowflake.connector.cursor
     from prefect.logging.handlers import APILogHandler
 
+    key_pair = make_key_pair(KEY_PASSPHRASE)
     plan = FaultPlan(
         rate=0.2, seed=seed_with_every_fault_kind(14), retry_after_seconds=1.0, slow_seconds=2.5
     )  # 14 = the fewest requests of this run: 5 + 4 + 5 pages of 50
@@ -274,24 +303,26 @@ def run_flow_under_api_faults(dummyjson_dir: Path, work: Path) -> FaultyRun:
             "ECOM_API_BACKOFF_MAX_SECONDS": "0.5",
             "ECOM_API_RATE_LIMIT_PER_SECOND": "5",  # slow enough that landing lasts a few seconds
             "ECOM_PART_MAX_RECORDS": "50",  # a part per page: the raw zone fills while pages arrive
-            "SNOWFLAKE_PASSWORD": SNOWFLAKE_SECRET,
         }.items():
             monkeypatch.setenv(name, value)
         monkeypatch.setattr(snowflake.connector.cursor.SnowflakeCursor, "execute", recording_execute)
         with open_lake(work, monkeypatch, DirectorySource(dummyjson_dir), faults=plan) as lake:
             monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)  # moto takes any key; this one must not leak
-            seen = load_settings()
+            assert lake.runtime is not None and lake.runtime.api is not None and lake.runtime.snowflake is not None
+            monkeypatch.setenv("ECOM_SECRET_ID", store_run_secrets(lake.runtime.s3.endpoint_url, key_pair))
+            seen = resolve_secrets(load_settings())  # what the flow does first
             settings_text = f"{seen!r}\n{seen}\n{seen.model_dump_json()}"
-            secrets_in_use = seen.snowflake.password.get_secret_value() == SNOWFLAKE_SECRET and (
+            secrets_in_use = seen.snowflake.private_key is not None and (
                 seen.storage.aws_secret_access_key is not None
                 and seen.storage.aws_secret_access_key.get_secret_value() == AWS_SECRET
             )
             outage = S3OutageMidLanding(lake, load_settings().storage.raw_prefix, outage_seconds=2.0)
-            outage.start()
-            state, summary = lake.run()
-            outage.finished.set()
-            outage.join(timeout=30)
-            assert lake.runtime is not None and lake.runtime.api is not None and lake.runtime.snowflake is not None
+            with LoginRecorder(lake.runtime.snowflake.port) as recorder, pytest.MonkeyPatch.context() as proxied:
+                proxied.setenv("SNOWFLAKE_PORT", str(recorder.port))  # undone before the runtime restores its own
+                outage.start()
+                state, summary = lake.run()
+                outage.finished.set()
+                outage.join(timeout=30)
             api_requests = len(lake.runtime.api.request_times)
             orders = warehouse_orders() if state.is_completed() else {}
             objects = bucket_objects(lake)
@@ -316,4 +347,7 @@ def run_flow_under_api_faults(dummyjson_dir: Path, work: Path) -> FaultyRun:
         artifacts=artifacts,
         settings_text=settings_text,
         secrets_in_use=secrets_in_use,
+        key_pair=key_pair,
+        logins=recorder.logins,
+        work_dir=work,
     )

@@ -3,7 +3,11 @@
 The haystack is everything the API-fault flow run left behind: every object of both buckets (raw parts
 decompressed, Parquet decoded), every row of every warehouse table, every log line of this process and of the
 flow run in the Prefect API, the emulator's own log, the summary (as JSON and as the console prints it) and the
-run's artifacts.
+run's artifacts, every file under the run's work dir; for the secrets also the Prefect API's database (flow
+parameters, task inputs, states, events and logs as stored).
+
+The run takes its Snowflake key pair from Secrets Manager (tests/reliability/reliability_support.py), and the
+login-recording proxy shows that it signed in with exactly that key.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import prefect.settings
 import pyarrow.parquet as pq
 import pytest
-from reliability_support import AWS_SECRET, SNOWFLAKE_SECRET, FaultyRun
+from reliability_support import FaultyRun
 from rich.console import Console
+from snowflake_login import verified_jwt_claims
 
 from ecom_pipeline.summary import print_summary, summary_as_json
 
@@ -64,7 +70,18 @@ def haystacks(faulty_api_run: FaultyRun) -> dict[str, str]:
     print_summary(console, faulty_api_run.summary)
     places["summary console"] = console.file.getvalue()  # type: ignore[attr-defined]
     places["artifacts"] = "\n".join(str(artifact.data) for artifact in faulty_api_run.artifacts)
+    for path in sorted(faulty_api_run.work_dir.rglob("*")):
+        if path.is_file():
+            places[f"work dir {path.relative_to(faulty_api_run.work_dir)}"] = path.read_bytes().decode("latin-1")
     return places
+
+
+def prefect_database_text() -> str:
+    """The Prefect API's SQLite database and its write-ahead log, as bytes read as text (JSON columns included)."""
+    url = prefect.settings.PREFECT_SERVER_DATABASE_CONNECTION_URL.value()
+    database = Path(url.split(":///", 1)[1])
+    files = [database, database.with_name(database.name + "-wal")]
+    return "".join(path.read_bytes().decode("latin-1") for path in files if path.is_file())
 
 
 def test_the_search_reaches_every_place_and_decodes_it(haystacks: dict[str, str], dummyjson_dir: Path) -> None:
@@ -82,13 +99,28 @@ def test_no_sensitive_source_value_is_stored_or_logged(haystacks: dict[str, str]
     leaks = [
         f"{origin} in {place}" for place, text in haystacks.items() for value, origin in values.items() if value in text
     ]
-    assert leaks == []
+    assert leaks == [], "\n".join(leaks)
 
 
 def test_secrets_are_used_but_never_shown(haystacks: dict[str, str], faulty_api_run: FaultyRun) -> None:
-    assert faulty_api_run.secrets_in_use  # the run really read both from the environment
+    assert faulty_api_run.secrets_in_use  # the run really read them (the environment, Secrets Manager)
     assert faulty_api_run.state.is_completed()  # ...and connected with them
-    for secret in (SNOWFLAKE_SECRET, AWS_SECRET):
-        assert [place for place, text in haystacks.items() if secret in text] == []
-        assert secret not in faulty_api_run.settings_text
+    assert any(place.startswith("work dir ") for place in haystacks)
+    places = {**haystacks, "settings": faulty_api_run.settings_text, "Prefect database": prefect_database_text()}
+    assert faulty_api_run.summary["run_id"] in places["Prefect database"]  # the search reaches the run's records
+    leaks = [
+        f"secret #{number} in {place}"
+        for number, secret in enumerate(faulty_api_run.secret_values)
+        for place, text in places.items()
+        if secret in text
+    ]
+    assert leaks == [], "\n".join(leaks)
     assert "**********" in faulty_api_run.settings_text  # masked, not missing
+
+
+def test_the_run_signed_in_with_the_key_from_secrets_manager(faulty_api_run: FaultyRun) -> None:
+    assert faulty_api_run.logins  # every connection of the run went through the recording proxy
+    for login in faulty_api_run.logins:
+        claims = verified_jwt_claims(login, faulty_api_run.key_pair.public_key)  # signed with that key, or raises
+        assert claims["sub"] == "LOCAL.ECOM"
+        assert not login.get("PASSWORD")
