@@ -144,3 +144,23 @@ def test_a_404_from_the_source_is_asked_once_and_fails_the_run(lake) -> None:
     assert "stage fetch-and-land carts failed: resource 'carts', page 1: HTTP 404" in str(error)
     assert source.carts_asked == 1
     assert task_attempts(state)["fetch-and-land-carts"] == 1
+
+
+def test_a_snowflake_statement_error_is_final_unless_it_is_a_statement_timeout() -> None:
+    from snowflake.connector.errors import ProgrammingError
+
+    from ecom_pipeline.warehouse.connection import Warehouse
+
+    class Cursor:
+        def __init__(self, errno: int) -> None:
+            self.errno = errno
+
+        def execute(self, sql: str, params: Any) -> None:
+            raise ProgrammingError(msg=f"error {self.errno}", errno=self.errno)
+
+    verdicts = {}
+    for errno in (2003, 3001, 630):  # object does not exist, insufficient privileges, statement timeout
+        with pytest.raises(WarehouseError) as error:
+            Warehouse._execute_cursor(Cursor(errno), "select 1", None)
+        verdicts[errno] = error.value.transient
+    assert verdicts == {2003: False, 3001: False, 630: True}
