@@ -16,9 +16,10 @@ import boto3
 from botocore.config import Config
 from botocore.credentials import ReadOnlyCredentials
 
+from ecom_pipeline.retry_policy import AWS_API_ATTEMPTS
 from ecom_pipeline.settings import StorageSettings
 
-RETRIES = {"max_attempts": 5, "mode": "standard"}
+RETRIES = {"max_attempts": AWS_API_ATTEMPTS, "mode": "standard"}  # retry_policy.py: the one budget of an AWS call
 
 
 def _settings_keys(storage: StorageSettings) -> dict[str, str]:
