@@ -123,6 +123,8 @@ def run(
         os.environ["ECOM_PROFILE"] = profile.value
     parsed_date = _parse_date(run_date)
     settings = load_settings()
+    if settings.profile is not Profile.LOCAL and (data_dir or synthetic_carts):
+        raise _fail("--data-dir and --synthetic-carts only apply to the local profile")
     if api_url or settings.profile is not Profile.LOCAL:
         # An outside source is checked before anything slow starts (Prefect alone takes seconds to import).
         try:
@@ -150,8 +152,6 @@ def run(
             with LocalRuntime(buckets, source):
                 summary = ecom_pipeline(params)
         else:
-            if data_dir or synthetic_carts:
-                raise _fail("--data-dir and --synthetic-carts only apply to the local profile")
             summary = ecom_pipeline(params)
     except PipelineError as error:
         raise _fail(str(error)) from error
