@@ -188,7 +188,7 @@ def test_first_run_completes_with_four_artifacts_and_the_stage_log_lines(
     assert not missing, f"no stored log line from {missing}; loggers seen: {sorted(names)}"
     messages = first_run.messages("ecom_pipeline.")
     assert any(re.match(r"run lock s3://\S+ taken by ", message) for message in messages)
-    assert any(message.startswith("extracted carts: 208 items") for message in messages)
+    assert any(message.startswith("extracted carts: 208 items in 3 pages") for message in messages)  # as the doc says
     # Our INFO lines, and no third-party logger's: every stored INFO line is Prefect's or ours.
     others = {log.name for log in first_run.logs if log.level <= 20 and not log.name.startswith(("prefect", "ecom_"))}
     assert not others
