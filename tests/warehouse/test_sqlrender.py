@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ecom_pipeline.exceptions import ConfigError
@@ -73,3 +75,17 @@ def test_every_setup_file_renders_from_default_settings() -> None:
 def test_split_statements_drops_comments_and_keeps_order() -> None:
     sql = "-- header\ncreate table a (x int);\n\n-- b next\ncreate table b (y int);\n"
     assert split_statements(sql) == ["create table a (x int)", "create table b (y int)"]
+
+
+def test_the_storage_integration_allows_exactly_the_stages_url() -> None:
+    """Least privilege on the Snowflake side too: the integration may reach the curated orders prefix, no more."""
+    settings = Settings()
+    names = names_from_settings(settings.snowflake, settings.storage)
+    [integration] = load_sql_file("setup/02_storage_integration.sql", names)
+    stage = next(s for s in load_sql_file("setup/03_stage_setup.sql", names) if s.startswith("create stage"))
+    allowed = re.search(r"storage_allowed_locations = \('([^']+)'\)", integration)
+    url = re.search(r"url = '([^']+)'", stage)
+    assert allowed and url
+    assert (
+        allowed.group(1) == url.group(1) == f"s3://{settings.storage.curated_bucket}/{settings.storage.curated_prefix}/"
+    )
