@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -87,18 +88,30 @@ def doc_block(path: Path | str, test_id: str) -> DocBlock:
 def run_block(
     block: DocBlock, env: Mapping[str, str] | None = None, cwd: Path = REPO_ROOT, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
-    """Run a block's text with `bash -euo pipefail` as pasted into a shell at `cwd`; raise with its output on failure."""
-    completed = subprocess.run(
+    """Run a block's text with `bash -euo pipefail` as pasted into a shell at `cwd`; raise with its output on failure.
+
+    The block runs in a process group of its own: on a timeout the whole group is stopped, so a server or worker
+    the block started cannot outlive the test.
+    """
+    process = subprocess.Popen(
         ["bash", "-euo", "pipefail", "-c", block.text],
         cwd=cwd,
         env={**os.environ, **(env or {})},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-        check=False,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        raise AssertionError(f"{block.where} (doc-test: {block.test_id}) timed out after {timeout:g} s") from None
+    completed = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     assert completed.returncode == 0, (
         f"{block.where} (doc-test: {block.test_id}) exited {completed.returncode}\n"
-        f"--- block ---\n{block.text}--- stdout ---\n{completed.stdout[-4000:]}\n--- stderr ---\n{completed.stderr[-4000:]}"
+        f"--- block ---\n{block.text}--- stdout ---\n{completed.stdout[-4000:]}\n"
+        f"--- stderr ---\n{completed.stderr[-4000:]}"
     )
     return completed
