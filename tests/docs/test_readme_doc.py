@@ -18,6 +18,7 @@ from oracle import expected_kpis, expected_orders
 README = "README.md"
 CI_SCRIPT = REPO_ROOT / ".ci" / "run"
 SUMMARY = REPO_ROOT / "out" / "summary.json"  # where the real-data block writes, relative to the repository
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STAGE_LOGGERS = ("ecom_pipeline.locks", "ecom_pipeline.extract", "ecom_pipeline.land", "ecom_pipeline.transform")
 
 
@@ -80,13 +81,28 @@ def test_real_data_block_runs_and_its_flow_run_carries_the_stage_lines(
 ) -> None:
     """The CLI run, reporting to the docs' Prefect server as it does for any user with PREFECT_API_URL set."""
     SUMMARY.unlink(missing_ok=True)
-    run_block(doc_block(README, "readme-real-data"), env={**doc_server.env, "PREFECT_API_URL": doc_server.api_url})
+    completed = run_block(
+        doc_block(README, "readme-real-data"), env={**doc_server.env, "PREFECT_API_URL": doc_server.api_url}
+    )
 
     summary = json.loads(SUMMARY.read_text())
     expected = expected_kpis(expected_orders(dummyjson_dir))
     assert summary["run_date"] == "2026-06-17"
-    assert summary["kpis"]["total_orders"] == expected["total_orders"] == 800
-    assert summary["kpis"]["total_revenue"] == f"{expected['total_revenue']:.2f}"
+    assert summary["kpis"] == {
+        "total_orders": 800,
+        "total_revenue": f"{expected['total_revenue']:.2f}",
+        "total_profit": f"{expected['total_profit']:.2f}",
+        "profit_margin_pct": f"{expected['profit_margin_pct']:.2f}",
+    }
+    landed = {name: resource["records"] for name, resource in summary["resources"].items()}
+    assert landed == {"users": 208, "products": 194, "carts": 208}
+    assert summary["transform"]["partitions_written"] == ["2026-06-17"]
+    assert summary["warehouse"]["rows_staged"] == 800
+    charts = [Path(path) for path in summary["report_files"] if path.endswith(".png")]
+    assert len(charts) == 2 and all(chart.read_bytes().startswith(PNG_MAGIC) for chart in charts)
+    assert all(chart.parent == SUMMARY.parent for chart in charts)
+    for headline in ("Ingest 2026-06-17", "Total Revenue", f"{expected['total_revenue']:,.2f}", "completed run"):
+        assert headline in completed.stdout
 
     with prefect_client(doc_server.api_url) as client:
         [cli_run] = client.read_flow_runs(
