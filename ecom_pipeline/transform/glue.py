@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from ecom_pipeline.exceptions import ConfigError, TransformError
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.transform.launchers import JOB_SCRIPT, JobRequest, job_arguments, read_summary
+from ecom_pipeline.transform.process import job_failure
 
 LOG = logging.getLogger(__name__)
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "ERROR", "TIMEOUT", "STOPPED"})
@@ -164,11 +165,11 @@ class GlueLauncher:
         state = job_run["JobRunState"]
         if state != "SUCCEEDED":
             message = job_run.get("ErrorMessage") or "(Glue gave no error message)"
-            transient = state == "TIMEOUT" or bool(TRANSIENT_ERROR.search(message))
-            raise TransformError(
-                f"Glue run {run_id} of {self.settings.glue.job_name} ended {state}: {message}",
-                transient=transient,
-            )
+            what = f"Glue run {run_id} of {self.settings.glue.job_name} (ended {state})"
+            if state == "TIMEOUT" or TRANSIENT_ERROR.search(message):  # capacity, throttling: Glue's own
+                raise TransformError(f"{what}: {message}", transient=True)
+            # The job's own verdicts (configuration, data integrity) and anything else: as in every profile.
+            raise job_failure(what, None, message)
         return read_summary(self.s3, self.settings.storage.curated_bucket, request.run_id)
 
 

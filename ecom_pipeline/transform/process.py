@@ -23,6 +23,7 @@ JOB_LINE_PREFIX = "orders_job"
 # log4j's default layout: "26/06/17 10:15:00 WARN Utils: ..."
 SPARK_LOG_LINE = re.compile(r"^\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} (TRACE|DEBUG|INFO|WARN|ERROR|FATAL) ")
 TAIL_LINES = 15
+ACCESS_DENIED = re.compile(r"AccessDenied|Access Denied|is not authorized to perform", re.IGNORECASE)
 SPARK_LEVELS = {"WARN": logging.WARNING, "ERROR": logging.ERROR, "FATAL": logging.CRITICAL}
 NOISE_PREFIXES = ("Setting default log level", "To adjust logging level", "[Stage ")
 # WARN lines every local run prints and nobody can act on: logged at DEBUG.
@@ -122,8 +123,9 @@ def job_failure(what: str, exit_code: int | None, output: str) -> TransformError
         exit_code: the job process's exit code, or None where only a message is known (Glue's ErrorMessage).
         output: the job's last output lines, or Glue's ErrorMessage; the job's one-line verdict is found in it.
 
-    Returns a TransformError that is final for a configuration error (exit 2) or a data-integrity failure (exit 3),
-    and transient for anything else (a crash, a lost executor), which one retry may cure.
+    Returns a TransformError that is final for a configuration error (exit 2), a data-integrity failure (exit 3)
+    or an access denied by S3/IAM, and transient for anything else (a crash, a lost executor), which one retry
+    may cure.
     """
     lines = output.splitlines()
     for marker, code, verdict in (
@@ -136,7 +138,9 @@ def job_failure(what: str, exit_code: int | None, output: str) -> TransformError
             return TransformError(f"{what} {verdict}: {problem}", transient=False)
     failed = f"failed with exit code {exit_code}" if exit_code is not None else "failed"
     tail = "\n".join(lines[-TAIL_LINES:]) or "(no output)"
-    return TransformError(f"{what} {failed}; last output:\n{tail}", transient=True)
+    # Refused by S3 or IAM: the same identity is refused again, whichever profile runs the job.
+    denied = ACCESS_DENIED.search(output) is not None
+    return TransformError(f"{what} {failed}; last output:\n{tail}", transient=not denied)
 
 
 def _stop_process_group(process: subprocess.Popen[str]) -> None:

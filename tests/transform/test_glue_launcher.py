@@ -28,6 +28,7 @@ from ecom_pipeline.settings import Settings
 from ecom_pipeline.transform import GlueLauncher, JobRequest
 from ecom_pipeline.transform.glue import merged_job_update
 from ecom_pipeline.transform.launchers import summary_key
+from ecom_pipeline.transform.process import job_failure
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/ecom-glue"
@@ -213,13 +214,28 @@ def test_merged_job_update_keeps_current_fields_and_default_arguments() -> None:
 def test_failed_run_raises_with_glue_message(aws: tuple[GlueClient, Any], settings: Settings) -> None:
     glue, s3 = aws
     create_stack_job(glue)
-    glue.fail_with = "ValueError: --ingest_date: 'x' is not a YYYY-MM-DD date"
+    # On Glue the job raises its one-line verdict; Glue reports it as the run's ErrorMessage.
+    glue.fail_with = "RuntimeError: orders_job: config error: --ingest_date: 'x' is not a YYYY-MM-DD date"
     launcher = GlueLauncher(settings, glue_client=glue, s3_client=s3, sleep=lambda _: None)
 
     with pytest.raises(TransformError) as error:
         launcher.run(REQUEST)
     assert error.value.transient is False
-    assert "ended FAILED" in str(error.value) and "--ingest_date" in str(error.value)
+    assert "ended FAILED" in str(error.value)
+    assert "rejected its configuration: --ingest_date: 'x' is not a YYYY-MM-DD date" in str(error.value)
+
+
+def test_an_unexpected_glue_failure_is_retried_once_as_a_crash_is_locally(
+    aws: tuple[GlueClient, Any], settings: Settings
+) -> None:
+    glue, s3 = aws
+    create_stack_job(glue)
+    glue.fail_with = "An error occurred while calling o97.parquet: Job aborted due to stage failure: executor lost"
+    with pytest.raises(TransformError) as error:
+        GlueLauncher(settings, glue_client=glue, s3_client=s3, sleep=lambda _: None).run(REQUEST)
+    assert error.value.transient is True
+    local = job_failure("local Spark job", 1, "Job aborted due to stage failure: executor lost")
+    assert local.transient is error.value.transient
 
 
 def test_capacity_failure_is_transient(aws: tuple[GlueClient, Any], settings: Settings) -> None:

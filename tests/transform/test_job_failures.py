@@ -90,6 +90,19 @@ def test_local_runner_maps_exit_3_to_a_final_error_with_the_jobs_line() -> None:
         (None, "RuntimeError: orders_job: config error: --raw_path: no manifest", False, "config"),
         (None, "RuntimeError: orders_job: data integrity error: rows_read 6 != 5", False, "data-integrity"),
         (None, "An error occurred while calling o123.parquet: executor lost", True, "executor lost"),
+        # Refused by S3 or IAM: the same role is refused again (s3a's message locally, Glue's on AWS).
+        (
+            1,
+            "java.nio.file.AccessDeniedException: s3a://curated/orders: getFileStatus on ...: 403 Forbidden",
+            False,
+            "",
+        ),
+        (
+            None,
+            "User: arn:aws:sts::1:assumed-role/ecom-glue-orders-job/x is not authorized to perform: s3:PutObject",
+            False,
+            "",
+        ),
     ],
 )
 def test_every_launcher_maps_the_same_outcome_the_same_way(
