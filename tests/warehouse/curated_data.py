@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -17,6 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from ecom_pipeline.settings import Settings
+from ecom_pipeline.warehouse.connection import bootstrap_warehouse
 
 CENT = Decimal("0.01")
 COST_RATIO = Decimal("0.6")
@@ -146,3 +150,24 @@ def job_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def half_up(value: Decimal) -> Decimal:
     """Round to cents, half up (Snowflake's ROUND on NUMBER)."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def bootstrapped_warehouse(
+    fakesnow_emulator: tuple[str, int], s3_emulator: Any, rows: list[dict[str, Any]], name: str
+) -> tuple[Settings, list[str]]:
+    """A database and curated bucket of their own (named after `name`), `rows` uploaded, the warehouse bootstrapped.
+
+    Returns the settings that point at them and the curated partitions.
+    """
+    suffix = uuid.uuid4().hex[:10]
+    bucket = f"curated-{name}-{suffix}"
+    s3_emulator.create_buckets([bucket])
+    host, port = fakesnow_emulator
+    settings = Settings().updated(
+        storage={"curated_bucket": bucket, "aws_endpoint_url": s3_emulator.endpoint_url},
+        snowflake={"database": f"{name.upper()}_{suffix.upper()}", "host": host, "port": port, "protocol": "http",
+                   "emulator": True},
+    )  # fmt: skip
+    partitions = upload_curated(s3_emulator.client(), bucket, settings.storage.curated_prefix, rows)
+    bootstrap_warehouse(settings)
+    return settings, partitions

@@ -10,7 +10,6 @@ A new statement without its grant, a grant nothing uses, or a statement kind wit
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -18,13 +17,13 @@ from typing import Any
 
 import pytest
 import sqlglot
-from curated_data import job_summary, upload_curated
+from curated_data import bootstrapped_warehouse, job_summary
 from sqlglot import exp
 
 from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.bootstrap_changes import OBJECT_STATEMENT
-from ecom_pipeline.warehouse.connection import Warehouse, bootstrap_warehouse
+from ecom_pipeline.warehouse.connection import Warehouse
 from ecom_pipeline.warehouse.loader import load_orders
 from ecom_pipeline.warehouse.report import read_day, read_report
 from ecom_pipeline.warehouse.sqlrender import SETUP_FILES, load_sql_file, names_from_settings
@@ -244,17 +243,8 @@ def loader_run(
     fakesnow_emulator: tuple[str, int], s3_emulator: S3Emulator, curated: list[dict[str, Any]]
 ) -> Iterator[LoaderRun]:
     """A bootstrapped warehouse; then, recorded: a full load, a skip check, the report and one day's line."""
-    suffix = uuid.uuid4().hex[:10]
-    bucket = f"curated-grants-{suffix}"
-    s3_emulator.create_buckets([bucket])
-    host, port = fakesnow_emulator
-    settings = Settings().updated(
-        storage={"curated_bucket": bucket, "aws_endpoint_url": s3_emulator.endpoint_url},
-        snowflake={"database": f"GRANTS_{suffix.upper()}", "host": host, "port": port, "protocol": "http",
-                   "emulator": True},
-    )  # fmt: skip
-    partitions = upload_curated(s3_emulator.client(), bucket, settings.storage.curated_prefix, curated)
-    bootstrap_warehouse(settings)  # the bootstrap role's statements, not the loader's
+    # the bootstrap role's statements are not recorded: only the loader's below
+    settings, partitions = bootstrapped_warehouse(fakesnow_emulator, s3_emulator, curated, "grants")
     statements: list[str] = []
     expected = job_summary(curated)
     with pytest.MonkeyPatch.context() as monkeypatch:

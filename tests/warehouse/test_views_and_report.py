@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from decimal import Decimal
@@ -11,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from curated_data import CENT, half_up, job_summary, upload_curated
+from curated_data import CENT, bootstrapped_warehouse, half_up, job_summary
 from rich.console import Console
 
 from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.charts import write_charts
-from ecom_pipeline.warehouse.connection import bootstrap_warehouse, connect
+from ecom_pipeline.warehouse.connection import connect
 from ecom_pipeline.warehouse.loader import load_orders
 from ecom_pipeline.warehouse.report import Report, print_report, read_report, report_markdown
 
@@ -29,17 +28,7 @@ def loaded(
     fakesnow_emulator: tuple[str, int], s3_emulator: S3Emulator, curated: list[dict[str, Any]]
 ) -> Iterator[Settings]:
     """One database and bucket loaded once with the 800 orders, shared by this module's read-only tests."""
-    suffix = uuid.uuid4().hex[:10]
-    bucket = f"curated-views-{suffix}"
-    s3_emulator.create_buckets([bucket])
-    host, port = fakesnow_emulator
-    settings = Settings().updated(
-        storage={"curated_bucket": bucket, "aws_endpoint_url": s3_emulator.endpoint_url},
-        snowflake={"database": f"VIEWS_{suffix.upper()}", "host": host, "port": port, "protocol": "http",
-                   "emulator": True},
-    )  # fmt: skip
-    partitions = upload_curated(s3_emulator.client(), bucket, settings.storage.curated_prefix, curated)
-    bootstrap_warehouse(settings)
+    settings, partitions = bootstrapped_warehouse(fakesnow_emulator, s3_emulator, curated, "views")
     load_orders(settings, partitions, "run-views", job_summary(curated))
     yield settings
 
