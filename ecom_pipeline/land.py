@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ecom_pipeline.aws import make_s3_client  # noqa: F401 - re-exported for callers of land
 from ecom_pipeline.exceptions import LandingError
-from ecom_pipeline.extract.client import Page, PageStream, page_records
+from ecom_pipeline.extract.pages import Page, PageStream, page_records
 from ecom_pipeline.settings import StorageSettings
 
 logger = logging.getLogger("ecom_pipeline.land")

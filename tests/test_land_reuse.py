@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from land_support import DAY, FlipsTotal, ListSource, all_objects, api_settings, cart, land
 
-import ecom_pipeline.extract.client as client_module
+import ecom_pipeline.extract.pages as pages_module
 from ecom_pipeline.exceptions import SourceError
 from ecom_pipeline.extract import sanitize
 from ecom_pipeline.ingest import ingest_resource
@@ -66,13 +66,13 @@ def work_done(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Pages parsed and items sanitized so far: the work a reused chunk must not do."""
     done: Counter[str] = Counter()
     for name, what in (("_check_page_shape", "pages parsed"), ("sanitize", "items sanitized")):
-        original = getattr(client_module, name)
+        original = getattr(pages_module, name)
 
         def counting(*args: Any, _what: str = what, _original: Any = original) -> Any:
             done[_what] += 1
             return _original(*args)
 
-        monkeypatch.setattr(client_module, name, counting)
+        monkeypatch.setattr(pages_module, name, counting)
     return done
 
 

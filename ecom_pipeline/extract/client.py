@@ -1,27 +1,18 @@
-"""HTTP client for the DummyJSON API: pooled session, rate limit, one retry policy, concurrent paging.
+"""HTTP client for the DummyJSON API: pooled session, rate limit, one retry policy per page (retry_policy.py).
 
-Pages keep their raw body and its sha256; their JSON is parsed on first use, so a consumer that recognises a
-page it has landed before (by digest) never pays for parsing it.
+Pages, their ordered walk and their records are in `pages.py`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
-import json
 import logging
 import re
 import threading
-import time
-from collections import deque
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from functools import cached_property
 from types import TracebackType
-from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -36,14 +27,11 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from ecom_pipeline.exceptions import SourceError, SourceUnavailableError, TransientSourceError
-from ecom_pipeline.extract.models import validate_record
-from ecom_pipeline.extract.pagination import OffsetPaginator
+from ecom_pipeline.extract.pages import ExtractedRecord, Page, PageStream, page_records
 from ecom_pipeline.extract.ratelimit import RateLimiter
-from ecom_pipeline.extract.sanitize import sanitize
 from ecom_pipeline.retry_policy import SOURCE_FIRST_CONTACT, SOURCE_FIRST_CONTACT_CONNECT_TIMEOUT_SECONDS
 from ecom_pipeline.settings import ApiSettings
 
-PROGRESS_EVERY_SECONDS = 10.0
 logger = logging.getLogger("ecom_pipeline.extract")
 
 # Failures while sending or reading: a reset or refused connection, a timeout, a body cut short (urllib3's
@@ -55,60 +43,6 @@ _TRANSIENT_IO_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
-
-
-@dataclass(frozen=True)
-class Page:
-    """One answer of `GET /<resource>?limit=&skip=`: its raw body and sha256; the JSON is parsed on first use.
-
-    The body still holds the fields sanitizing drops (passwords, bank data, ...): it is never logged or written
-    anywhere; only one-way digests of it are stored (a chunk's `source_sha256` in the manifest).
-    """
-
-    resource: str
-    number: int
-    skip: int
-    url: str
-    body: bytes = field(repr=False)
-    sha256: str
-    content_type: str
-
-    @cached_property
-    def document(self) -> dict[str, Any]:
-        """The body as `{"<resource>": [...], "total": n, ...}`; SourceError (naming the field) when it is not."""
-        try:
-            document = json.loads(self.body.decode("utf-8"), parse_constant=_reject_constant)
-        except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
-            snippet = self.body[:80].decode("utf-8", errors="replace")
-            problem = f"response is not JSON ({self.content_type}): {snippet!r}"
-            raise SourceError(self.resource, self.number, "body", problem) from error
-        _check_page_shape(self.resource, self.number, document)
-        return document
-
-    @property
-    def items(self) -> list[Any]:
-        """The page's items in source order."""
-        return self.document[self.resource]
-
-    @property
-    def total(self) -> int:
-        """The `total` the source reported with this page."""
-        return self.document["total"]
-
-
-@dataclass(frozen=True)
-class ExtractedRecord:
-    """One source item after sanitizing: valid (`reason` None) or quarantined with a reason."""
-
-    resource: str
-    page: int
-    record: dict[str, Any] | None
-    reason: str | None = None
-
-    @property
-    def quarantined(self) -> bool:
-        """True when the record broke a rule and goes to the quarantine parts."""
-        return self.reason is not None
 
 
 class _RetryAfterOrBackoff(wait_base):
@@ -137,10 +71,6 @@ def _retry_after_seconds(header: str | None) -> float | None:
         return max(0.0, (parsedate_to_datetime(header) - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError):
         return None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 class DummyJsonClient:
@@ -272,107 +202,6 @@ class DummyJsonClient:
         pages.finish()
 
 
-class PageStream:
-    """Every page of one resource in order: the first is parsed at once (to learn `total`), the rest when read.
-
-    At most `api.concurrency` requests are in flight and at most that many fetched pages wait, so a million cart
-    lines stream through. The consumer hands every page back once, in order: `count(page)` parses it and checks
-    that it continues the walk, `count_known(pages, items)` accounts for pages byte-identical to pages an earlier
-    run checked without parsing them, and `finish()` checks that the items counted equal `total`.
-    """
-
-    def __init__(self, client: DummyJsonClient, resource: str) -> None:
-        self.client, self.resource = client, resource
-        self.url, self.page_size = client.resource_url(resource), client.api.page_size
-        self._started, self._retries_before = time.monotonic(), client.retries
-        self._paginator = OffsetPaginator(self.page_size)
-        params: dict[str, Any] = {}
-        self._paginator.init_request(params)
-        self.first = client.fetch_page(resource, params["skip"], params["limit"], 1)
-        self.total = self.first.total
-        self._received = self._pages = 0
-        self._next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
-        self._advance(self.first, self.first.items)  # sets the plan: `total`, and the page size the server keeps
-
-    def __iter__(self) -> Iterator[Page]:
-        """Yield the first page, then the planned ones; stop early once the pages counted reach the end."""
-        yield self.first
-        concurrency = self.client.api.concurrency
-        planned, numbers = self._paginator.planned_requests(), itertools.count(2)
-        window: deque[Future[Page]] = deque()
-        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"extract-{self.resource}")
-        try:
-
-            def refill() -> None:
-                while len(window) < concurrency and (params := next(planned, None)) is not None:
-                    fetch = (self.resource, params["skip"], params["limit"], next(numbers))
-                    window.append(pool.submit(self.client.fetch_page, *fetch))
-
-            refill()
-            while self._paginator.has_next_page and window:
-                page = window.popleft().result()
-                refill()  # keep the workers busy while the consumer handles this page
-                yield page
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    def count(self, page: Page) -> None:
-        """Parse `page` and check that it continues the walk: the same `total`, starting where the last one ended."""
-        if page is self.first:
-            return  # counted when the stream opened
-        if page.total != self.total:
-            problem = f"changed from {self.total} to {page.total} during extraction"
-            raise SourceError(self.resource, page.number, "total", problem)
-        self._advance(page, page.items)
-
-    def count_known(self, pages: Sequence[Page], items: int) -> bool:
-        """Count `pages` unparsed when they held `items` items as full pages do; False (nothing counted) if not.
-
-        For pages byte-identical to pages an earlier run parsed and checked: there every page but the last was
-        full, so only how many items they held is needed. On False, parse and `count` them instead.
-        """
-        held = [len(page.items) if page is self.first else self._full_page_items(page) for page in pages]
-        if sum(held) != items:
-            return False
-        for page, page_items in zip(pages, held, strict=True):
-            if page is not self.first:
-                self._advance(page, [None] * page_items)  # the paginator reads only how many items a page held
-        return True
-
-    def finish(self) -> None:
-        """Raise SourceError unless the pages counted held `total` items; log what was extracted."""
-        if self._received != self.total:
-            problem = f"received {self._received} items in {self._pages} pages, but the source reported {self.total}"
-            raise SourceError(self.resource, None, "total", problem)
-        logger.info(
-            "extracted %s: %d items in %d pages, %d retries, %.2fs", self.resource, self._received, self._pages,
-            self.client.retries - self._retries_before, time.monotonic() - self._started,
-        )  # fmt: skip
-
-    def _full_page_items(self, page: Page) -> int:
-        """Items `page` holds when full: the page size the server keeps, or what is left of `total`."""
-        return min(self._paginator.limit or self.total, self.total - page.skip)
-
-    def _advance(self, page: Page, items: list[Any]) -> None:
-        """Check that `page` starts where the previous page ended, then move the walk past its items."""
-        if page.skip != self._paginator.skip:
-            problem = f"an earlier page came back short: expected skip {self._paginator.skip}, got {page.skip}"
-            raise SourceError(self.resource, page.number, self.resource, problem)
-        self._paginator.update_state({"total": self.total}, items)
-        self._received, self._pages = self._received + len(items), self._pages + 1
-        if time.monotonic() >= self._next_progress:  # long extractions show progress, not silence
-            self._next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
-            share = self._received / self.total if self.total else 1.0
-            logger.info(
-                "%s: %d/%d items (%.0f%%), %d pages",
-                self.resource,
-                self._received,
-                self.total,
-                100 * share,
-                self._pages,
-            )
-
-
 def _first_line(error: BaseException) -> str:
     """The error's message on one line."""
     return " ".join(str(error).split())[:300]
@@ -396,36 +225,6 @@ def _message_of(response: requests.Response) -> str:
     except ValueError:
         return response.text[:200]
     return str(body.get("message", body)) if isinstance(body, dict) else str(body)[:200]
-
-
-def _check_page_shape(resource: str, page_number: int, document: Any) -> None:
-    """Raise SourceError unless `document` is `{"<resource>": [...], "total": <int>, ...}`."""
-    if not isinstance(document, dict):
-        problem = f"expected a JSON object, got {type(document).__name__}"
-        raise SourceError(resource, page_number, "body", problem)
-    keys = f"the response has keys {sorted(document)}"
-    if "total" not in document:
-        raise SourceError(resource, page_number, "total", f"missing; {keys}")
-    total = document["total"]
-    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        raise SourceError(resource, page_number, "total", f"expected a non-negative integer, got {total!r}")
-    if resource not in document:
-        raise SourceError(resource, page_number, resource, f"missing; {keys}")
-    if not isinstance(document[resource], list):
-        problem = f"expected a list of items, got {type(document[resource]).__name__}"
-        raise SourceError(resource, page_number, resource, problem)
-
-
-def page_records(page: Page) -> Iterator[ExtractedRecord]:
-    """Yield the items of one page sanitized, flagged with a reason when they break a rule (order kept)."""
-    for item in page.items:
-        if not isinstance(item, dict):
-            # The item itself is not stored: it could be anything, and there are no fields to allow-list.
-            reason = f"record: expected an object, got {type(item).__name__}"
-            yield ExtractedRecord(page.resource, page.number, None, reason)
-            continue
-        record = sanitize(page.resource, item)
-        yield ExtractedRecord(page.resource, page.number, record, validate_record(page.resource, record))
 
 
 def extract_records(client: DummyJsonClient, resource: str) -> Iterator[ExtractedRecord]:
