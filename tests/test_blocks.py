@@ -5,9 +5,8 @@ Precedence, for each value: the environment first, then the block (then Secrets 
 
 from __future__ import annotations
 
-import logging
-
 import pytest
+from log_capture import every_logger_at_debug
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import BlockDocumentUpdate
 from prefect_aws import AwsCredentials, S3Bucket
@@ -73,7 +72,7 @@ def test_upsert_twice_updates_the_same_blocks(prefect_harness: None) -> None:
 
 
 def test_blocks_load_back_with_secrets_hidden(prefect_harness: None, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.DEBUG):
+    with every_logger_at_debug(caplog):
         upsert_blocks(aws_settings(), prefix="sec")
         aws = AwsCredentials.load("sec-aws-credentials")
         raw = S3Bucket.load("sec-raw")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 import uuid
 from typing import Any
 
 import boto3
 import pytest
+from log_capture import every_logger_at_debug
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from snowflake_login import make_key_pair
@@ -62,7 +62,7 @@ def test_a_secret_fills_only_what_no_earlier_source_set(
     )
     monkeypatch.setenv("ECOM_FAILURE_WEBHOOK_URL", "https://hooks.example.com/from-environment")
 
-    with caplog.at_level(logging.DEBUG):  # botocore logs every response body at DEBUG
+    with every_logger_at_debug(caplog):  # botocore logs every response body at DEBUG
         resolved = resolve_secrets(settings_for(secret_id))
 
     snowflake = resolved.snowflake

@@ -32,9 +32,9 @@ from flows.pipeline import PipelineParameters, ecom_pipeline
 from oracle import expected_kpis, expected_orders
 
 RUN_DATE = date(2026, 6, 17)
-SECRET_NAME = "ecom/pipeline"
+SECRET_NAME = "ecom/pipeline"  # pragma: allowlist secret - a name, not a value
 # The warehouse emulator takes any password; the run reads it from the secret, as the worker's role allows.
-SECRET_VALUE = '{"snowflake_password": "emulator-password"}'
+SECRET_VALUE = '{"snowflake_password": "emulator-password"}'  # pragma: allowlist secret - the emulator's
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from log_capture import every_logger_at_debug
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.states import State
@@ -126,7 +126,7 @@ def test_the_webhook_url_and_a_secret_from_secrets_manager(
         values = {"failure_webhook_url": server.url, "snowflake_password": SNOWFLAKE_PASSWORD}
         client.create_secret(Name=secret_id, SecretString=json.dumps(values))
         monkeypatch.setenv("ECOM_SECRET_ID", secret_id)
-        with caplog.at_level(logging.DEBUG):  # botocore logs response bodies at DEBUG: not the secret's
+        with every_logger_at_debug(caplog):  # botocore logs response bodies at DEBUG: not the secret's
             state = failing_flow("d4", return_state=True)
 
     assert state.is_failed()

@@ -11,7 +11,7 @@ import re
 import pytest
 from reliability_support import FaultyRun
 
-from ecom_pipeline.exceptions import WarehouseError
+from ecom_pipeline.exceptions import ContractError
 from ecom_pipeline.settings import load_settings
 from ecom_pipeline.warehouse.loader import load_orders
 from ecom_pipeline.warehouse.sqlrender import names_from_settings, render, validate
@@ -48,7 +48,7 @@ def test_names_from_the_environment_are_validated_when_rendered(monkeypatch: pyt
 def test_a_malicious_partition_value_is_refused_before_any_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SNOWFLAKE_HOST", "127.0.0.1")
     monkeypatch.setenv("SNOWFLAKE_PORT", "9")  # nothing listens: a connection attempt would fail differently
-    with pytest.raises(WarehouseError, match="partitions must be YYYY-MM-DD dates"):
+    with pytest.raises(ContractError, match="partitions must be YYYY-MM-DD dates"):
         load_orders(load_settings(), ["2026-06-17') or ('1'='1"], "run-1")
 
 

@@ -12,12 +12,12 @@ what the connector really sent; the key-pair JWT is verified with the generated 
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from log_capture import every_logger_at_debug
 from prefect_snowflake import SnowflakeCredentials
 from pydantic import SecretBytes, SecretStr
 from snowflake_login import KeyPair, LoginRecorder, make_key_pair, verified_jwt_claims
@@ -69,7 +69,7 @@ def test_key_pair_from_a_file_signs_the_login_with_that_key(
     monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_FILE", str(key_file))
     monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", PASSPHRASE)
 
-    with caplog.at_level(logging.DEBUG):
+    with every_logger_at_debug(caplog):
         settings = resolve_secrets(load_settings())
         with connect(settings.snowflake) as warehouse:
             rows = warehouse.execute("select 41 + 1")
@@ -90,7 +90,7 @@ def test_programmatic_access_token_travels_as_a_token(
 ) -> None:
     monkeypatch.setenv("SNOWFLAKE_TOKEN", TOKEN)
 
-    with caplog.at_level(logging.DEBUG):
+    with every_logger_at_debug(caplog):
         settings = resolve_secrets(load_settings())
         with connect(settings.snowflake) as warehouse:
             assert warehouse.execute("select 1") == [(1,)]
