@@ -148,6 +148,13 @@ class SparkSettings(BaseSettings):
         ),
         description="Where the class-data archive lives: one per machine, shared by every run and work dir.",
     )
+    python: Path | None = Field(
+        default=None,
+        description=(
+            "The Python the job runs on, launched by the spark-submit of its environment (a venv's bin); "
+            "default: this process's. The Glue 4 test points it at Spark 3.3.0 on Python 3.10."
+        ),
+    )
 
 
 class GlueSettings(BaseSettings):

@@ -135,11 +135,13 @@ def credentials_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def find_spark_submit() -> Path:
-    """spark-submit next to this Python (the venv's bin), else inside the pyspark package (its SPARK_HOME)."""
-    beside_python = Path(sys.executable).parent / "spark-submit"
+def find_spark_submit(python: Path | None = None) -> Path:
+    """spark-submit next to `python` (default: this one; a venv's bin), else inside this Python's pyspark package."""
+    beside_python = (python or Path(sys.executable)).parent / "spark-submit"
     if beside_python.is_file():
         return beside_python
+    if python is not None:  # another environment's Spark: never fall back to ours
+        raise TransformError(f"spark-submit not found beside {python}: install pyspark there", transient=False)
     spec = importlib.util.find_spec("pyspark")
     if spec and spec.submodule_search_locations:
         packaged = Path(next(iter(spec.submodule_search_locations))) / "bin" / "spark-submit"
@@ -185,9 +187,10 @@ class ClassDataArchive:
     then ignores it (-Xshare:auto).
     """
 
-    def __init__(self, folder: Path, jars: list[Path]) -> None:
+    def __init__(self, folder: Path, jars: list[Path], spark_submit: Path | None = None) -> None:
         java = shutil.which("java") or os.environ.get("JAVA_HOME", "java")
-        identity = [str(Path(java).resolve()), _pyspark_version(), *sorted(str(jar) for jar in jars)]
+        spark = [_pyspark_version(), str(spark_submit or "")]  # another environment's Spark has other classes
+        identity = [str(Path(java).resolve()), *spark, *sorted(str(jar) for jar in jars)]
         key = hashlib.sha256("\n".join(identity).encode()).hexdigest()[:16]
         self.path = folder / f"spark-{key}.jsa"
         self.pending = folder / f"spark-{key}.{secrets.token_hex(4)}.tmp"
@@ -227,12 +230,13 @@ class LocalSparkLauncher:
         self.archive: ClassDataArchive | None = None
 
     def environment(self) -> dict[str, str]:
-        """The job process's environment: ours, plus loopback binding, the venv's Python and AWS keys."""
+        """The job process's environment: ours, plus loopback binding, the job's Python and AWS keys."""
+        python = str(self.settings.spark.python or sys.executable)
         return {
             **os.environ,
             "SPARK_LOCAL_IP": "127.0.0.1",
-            "PYSPARK_PYTHON": sys.executable,
-            "PYSPARK_DRIVER_PYTHON": sys.executable,
+            "PYSPARK_PYTHON": python,
+            "PYSPARK_DRIVER_PYTHON": python,
             **credentials_env(self.settings),
         }
 
@@ -249,9 +253,10 @@ class LocalSparkLauncher:
         """spark-submit of the script with these `--name value` arguments, the way Glue passes them."""
         spark = self.settings.spark
         jars = find_s3a_jars()
+        spark_submit = find_spark_submit(spark.python)
         java_options = spark.java_options.split()
         if spark.class_data_sharing:
-            self.archive = ClassDataArchive(spark.class_data_dir.resolve(), jars)
+            self.archive = ClassDataArchive(spark.class_data_dir.resolve(), jars, spark_submit)
             java_options += self.archive.java_options()
         confs = {
             "spark.ui.enabled": "false",
@@ -261,7 +266,7 @@ class LocalSparkLauncher:
             **s3a_confs(self.settings, credentials_in_env="AWS_ACCESS_KEY_ID" in credentials_env(self.settings)),
         }
         return [
-            str(find_spark_submit()),
+            str(spark_submit),
             "--master",
             spark.master,
             "--driver-memory",
