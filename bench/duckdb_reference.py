@@ -20,6 +20,11 @@ import duckdb
 
 from bench.stages import RESULT_PREFIX
 
+# The job's business defaults (spark_jobs/orders_job.py), restated so this process never imports pyspark: the
+# harness compares the two processes' time and memory. tests/test_curated_contract.py keeps them equal.
+DEFAULT_COST_RATIO = "0.6"
+DEFAULT_ORDER_STATUS = "completed"
+
 LINE = (
     "STRUCT(id BIGINT, title VARCHAR, price DECIMAL(12,2), quantity INTEGER, total DECIMAL(12,2), "
     "discountPercentage DECIMAL(5,2), discountedTotal DECIMAL(12,2))"
@@ -137,7 +142,7 @@ def run(raw: Path, out: Path, ingest_date: str, cost_ratio: str, run_id: str, th
         CLASSIFY_SQL.format(
             **readers,
             cost_ratio=cost_ratio,
-            default_status="completed",
+            default_status=DEFAULT_ORDER_STATUS,
             ingested_at=time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
             run_id=run_id,
             ingest_date=ingest_date,
@@ -174,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--raw", type=Path, required=True, help="Folder holding <resource>/ingest_date=D/.")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--ingest-date", required=True)
-    parser.add_argument("--cost-ratio", default="0.6")
+    parser.add_argument("--cost-ratio", default=DEFAULT_COST_RATIO)
     parser.add_argument("--run-id", default="bench-duckdb")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)

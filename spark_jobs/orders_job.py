@@ -31,12 +31,14 @@ from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
+    DateType,
     DecimalType,
     IntegerType,
     LongType,
     StringType,
     StructField,
     StructType,
+    TimestampType,
 )
 
 try:  # Only inside Glue (or its container image): the Scala side is not available elsewhere.
@@ -62,7 +64,15 @@ REQUIRED_ARGS = (
     "run_id",
     "summary_path",
 )
-OPTIONAL_ARGS = {"cost_ratio": "0.6", "default_order_status": "completed", "shuffle_partitions": None}
+# The business defaults, written once: Settings, JobRequest and the DuckDB reference are tested against these
+# (tests/test_curated_contract.py).
+DEFAULT_COST_RATIO = "0.6"
+DEFAULT_ORDER_STATUS = "completed"
+OPTIONAL_ARGS = {
+    "cost_ratio": DEFAULT_COST_RATIO,
+    "default_order_status": DEFAULT_ORDER_STATUS,
+    "shuffle_partitions": None,
+}
 
 # Read schemas: explicit (no inference pass) and money as decimals, so "29.99" is parsed exactly.
 CART_LINE_SCHEMA = StructType(
@@ -106,12 +116,38 @@ USER_SCHEMA = StructType(
     ]
 )
 
-CURATED_COLUMNS = (
-    "order_id", "cart_id", "product_id", "customer_id", "product_title", "category", "brand",
-    "customer_name", "customer_email", "city", "state", "country", "quantity", "unit_price",
-    "discount_percentage", "discounted_revenue", "revenue", "cost_price", "profit", "order_status",
-    "ingested_at", "run_id", "order_date_copy",
-)  # fmt: skip
+# The curated contract, written once: every column of the curated files, in file order, with its type and whether
+# it may be null (not null: what the quarantine rules guarantee and `orders` requires). The loader's column list
+# derives from it; the warehouse DDL, the DuckDB reference, the docs' table and the test data are tested against it
+# (tests/test_curated_contract.py), because COPY ... MATCH_BY_COLUMN_NAME loads a renamed column as NULL, silently.
+CURATED_SCHEMA = StructType(
+    [
+        StructField("order_id", StringType(), nullable=False),
+        StructField("cart_id", LongType(), nullable=False),
+        StructField("product_id", LongType(), nullable=False),
+        StructField("customer_id", LongType(), nullable=False),
+        StructField("product_title", StringType()),
+        StructField("category", StringType()),
+        StructField("brand", StringType()),
+        StructField("customer_name", StringType()),
+        StructField("customer_email", StringType()),
+        StructField("city", StringType()),
+        StructField("state", StringType()),
+        StructField("country", StringType()),
+        StructField("quantity", IntegerType(), nullable=False),
+        StructField("unit_price", MONEY, nullable=False),
+        StructField("discount_percentage", PERCENT),
+        StructField("discounted_revenue", MONEY),
+        StructField("revenue", MONEY, nullable=False),
+        StructField("cost_price", MONEY, nullable=False),
+        StructField("profit", MONEY, nullable=False),
+        StructField("order_status", StringType()),
+        StructField("ingested_at", TimestampType()),
+        StructField("run_id", StringType()),
+        StructField("order_date_copy", DateType(), nullable=False),  # the partition's order_date, inside the files
+    ]
+)
+CURATED_COLUMNS = tuple(CURATED_SCHEMA.fieldNames())
 # Descriptive fields: blank or missing becomes `Unknown` (keys and the title are never defaulted).
 PRODUCT_DEFAULTED = ("category", "brand")
 CUSTOMER_DEFAULTED = ("customer_name", "customer_email", "city", "state", "country")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from contract_types import arrow_columns, contract_arrow_columns
 from pydantic import SecretStr
 
 from ecom_pipeline.exceptions import TransformError
@@ -123,6 +124,10 @@ def test_job_end_to_end_on_real_data(
     # DummyJSON carts carry no date: every order falls on the ingest date, also inside the files.
     assert {(row["partition"], row["order_date_copy"]) for row in rows} == {(FIRST_DATE, FIRST_DATE)}
     assert {row["run_id"] for row in rows} == {"run-1"}
+    # Each file holds exactly the curated contract's columns, in its order and types (tests/test_curated_contract.py).
+    for key in curated_files(s3, settings):
+        body = s3.get_object(Bucket=settings.storage.curated_bucket, Key=key)["Body"].read()
+        assert arrow_columns(pq.read_schema(io.BytesIO(body))) == contract_arrow_columns(), key
 
     # A re-run replaces the partition's files instead of adding to them.
     launcher.run(JobRequest(ingest_date=FIRST_DATE, run_id="run-2"))

@@ -1,0 +1,43 @@
+"""The curated contract (spark_jobs/orders_job.py, CURATED_SCHEMA) as Parquet files hold it, for the tests that read
+curated files written by the job, the DuckDB reference or the warehouse tests' data helper."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from pyspark.sql.types import DataType, DateType, DecimalType, IntegerType, LongType, StringType, TimestampType
+
+from spark_jobs.orders_job import CURATED_SCHEMA
+
+# Spark type -> the Arrow type its Parquet column reads back as. Timestamps are compared without their unit: Spark
+# writes INT96 (read as nanoseconds), DuckDB and pyarrow microseconds, and Snowflake loads each into TIMESTAMP_NTZ.
+ARROW_TYPES: dict[type[DataType], str] = {
+    StringType: "string",
+    LongType: "int64",
+    IntegerType: "int32",
+    DateType: "date32[day]",
+    TimestampType: "timestamp",
+}
+
+
+def arrow_type(kind: DataType) -> str:
+    """The Arrow type, as text, of a curated column of Spark type `kind`."""
+    if isinstance(kind, DecimalType):
+        return str(pa.decimal128(kind.precision, kind.scale))
+    return ARROW_TYPES[type(kind)]
+
+
+def contract_arrow_columns() -> list[tuple[str, str]]:
+    """(name, Arrow type) of every curated column, in file order."""
+    return [(field.name, arrow_type(field.dataType)) for field in CURATED_SCHEMA.fields]
+
+
+def arrow_columns(schema: pa.Schema) -> list[tuple[str, str]]:
+    """(name, Arrow type) of a Parquet file's columns, in file order."""
+    return [(field.name, _without_unit(field.type)) for field in schema]
+
+
+def _without_unit(kind: pa.DataType) -> str:
+    """The type as text; a timestamp without its unit, but with its zone if it has one (the contract has none)."""
+    if not pa.types.is_timestamp(kind):
+        return str(kind)
+    return "timestamp" if kind.tz is None else f"timestamp[tz={kind.tz}]"
