@@ -14,10 +14,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from contract_types import arrow_columns, contract_arrow_columns
-from pydantic import SecretStr
 
 from ecom_pipeline.exceptions import TransformError
-from ecom_pipeline.runtime.s3 import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY, S3Emulator
+from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.transform import JobRequest, LocalSparkLauncher
 
@@ -26,20 +25,9 @@ CENT = Decimal("0.01")
 
 
 @pytest.fixture
-def settings(s3_emulator: S3Emulator, s3_buckets: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(job_settings: Settings) -> Settings:
     """Settings pointing the job at this test's buckets on the moto server."""
-    # Test-only JVM flags for short runs (about 1 s less per spark-submit here); production keeps the defaults.
-    monkeypatch.setenv("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1 -Xshare:auto")
-    return Settings().updated(
-        storage={
-            "raw_bucket": s3_buckets["raw"],
-            "curated_bucket": s3_buckets["curated"],
-            "aws_endpoint_url": s3_emulator.endpoint_url,
-            "aws_access_key_id": SecretStr(EMULATOR_ACCESS_KEY),
-            "aws_secret_access_key": SecretStr(EMULATOR_SECRET_KEY),
-        },
-        spark={"master": "local[2]", "shuffle_partitions": 2, "timeout_seconds": 300},
-    )
+    return job_settings
 
 
 @pytest.fixture

@@ -20,10 +20,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from glue4_env import GLUE4_SPARK, HOW_TO_GET_PYTHON, find_python310, glue4_python, python_version
-from pydantic import SecretStr
 
 from ecom_pipeline.exceptions import TransformError
-from ecom_pipeline.runtime.s3 import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY, S3Emulator
+from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.transform import JobRequest, LocalSparkLauncher
 from ecom_pipeline.transform.launchers import ClassDataArchive
@@ -79,20 +78,10 @@ def raw_records(snapshot: dict[str, list[dict[str, Any]]]) -> dict[str, list[dic
 
 
 @pytest.fixture
-def settings(s3_emulator: S3Emulator, s3_buckets: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(job_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings for the project's PySpark on this test's buckets; the Glue 4 run changes only its Python."""
-    monkeypatch.setenv("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1 -Xshare:auto")  # as the e2e test: short runs
     monkeypatch.delenv("SPARK_HOME", raising=False)  # spark-submit must find its own environment's Spark
-    return Settings().updated(
-        storage={
-            "raw_bucket": s3_buckets["raw"],
-            "curated_bucket": s3_buckets["curated"],
-            "aws_endpoint_url": s3_emulator.endpoint_url,
-            "aws_access_key_id": SecretStr(EMULATOR_ACCESS_KEY),
-            "aws_secret_access_key": SecretStr(EMULATOR_SECRET_KEY),
-        },
-        spark={"master": "local[2]", "shuffle_partitions": 2, "timeout_seconds": 300},
-    )
+    return job_settings
 
 
 def read_dataset(s3: Any, bucket: str, prefix: str) -> Dataset:
