@@ -72,7 +72,7 @@ def download_raw(s3_url: str, target: Path) -> None:
 def spark_command(raw: Path, out: Path) -> tuple[list[str], dict[str, str], Any]:
     """The local launcher's spark-submit command (same tuning as the flow) on local files, and the launcher."""
     from ecom_pipeline.settings import load_settings
-    from ecom_pipeline.transform.launchers import JobRequest, LocalSparkLauncher
+    from ecom_pipeline.transform import JobRequest, LocalSparkLauncher
 
     settings = load_settings(run_date=date.fromisoformat(RUN_DATE))
     launcher = LocalSparkLauncher(settings)

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from ecom_pipeline.aws import make_glue_client, make_s3_client
 from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import Settings
-from ecom_pipeline.transform.launchers import credentials_env
+from ecom_pipeline.transform.local import credentials_env
 
 
 def signed_requests(client: Any) -> list[dict[str, str]]:

@@ -1,13 +1,10 @@
 """The transform stage: launch spark_jobs/orders_job.py locally, in the Glue container, or on AWS Glue."""
 
+from ecom_pipeline.transform.compose import ComposeLauncher
 from ecom_pipeline.transform.glue import GlueLauncher
-from ecom_pipeline.transform.launchers import (
-    ComposeLauncher,
-    JobRequest,
-    LocalSparkLauncher,
-    TransformLauncher,
-    make_launcher,
-)
+from ecom_pipeline.transform.job_contract import JobRequest, TransformLauncher
+from ecom_pipeline.transform.launchers import make_launcher
+from ecom_pipeline.transform.local import LocalSparkLauncher
 
 __all__ = [
     "ComposeLauncher",

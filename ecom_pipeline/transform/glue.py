@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from ecom_pipeline.exceptions import ConfigError, TransformError
 from ecom_pipeline.settings import Settings
-from ecom_pipeline.transform.launchers import JOB_SCRIPT, JobRequest, job_arguments, read_summary
+from ecom_pipeline.transform.job_contract import JOB_SCRIPT, JobRequest, job_arguments, read_summary
 from ecom_pipeline.transform.process import job_failure
 
 LOG = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ from botocore.exceptions import ClientError
 from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.land import read_manifest
 from ecom_pipeline.settings import RESOURCES, Settings
-from ecom_pipeline.transform.launchers import JOB_SCRIPT, JobRequest, TransformLauncher, make_launcher
+from ecom_pipeline.transform.job_contract import JOB_SCRIPT, JobRequest, TransformLauncher
+from ecom_pipeline.transform.launchers import make_launcher
 
 LOG = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
 from ecom_pipeline.settings import Settings
-from ecom_pipeline.transform.launchers import LocalSparkLauncher
+from ecom_pipeline.transform.local import LocalSparkLauncher
 
 LOG = logging.getLogger("tests.local_glue")
 # Arguments naming where the job writes: EMRFS creates these folders (and their parents) before writing.

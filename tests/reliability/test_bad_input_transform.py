@@ -17,7 +17,7 @@ from ecom_pipeline.ingest import ingest_resource
 from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import load_settings
 from ecom_pipeline.source.server import ApiServer
-from ecom_pipeline.transform.launchers import JobRequest, LocalSparkLauncher
+from ecom_pipeline.transform import JobRequest, LocalSparkLauncher
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 RUN_DATE = date(2026, 6, 17)

@@ -36,7 +36,7 @@ from ecom_pipeline.exceptions import (
 from ecom_pipeline.retry_policy import TASK_RETRIES
 from ecom_pipeline.source.server import ApiServer
 from ecom_pipeline.source.synthetic import SyntheticSource
-from ecom_pipeline.transform.launchers import LocalSparkLauncher
+from ecom_pipeline.transform.local import LocalSparkLauncher
 from flows.faults import reset_faults
 from flows.pipeline import _retry_if_transient
 

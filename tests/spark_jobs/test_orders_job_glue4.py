@@ -25,7 +25,7 @@ from ecom_pipeline.exceptions import TransformError
 from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.transform import JobRequest, LocalSparkLauncher
-from ecom_pipeline.transform.launchers import ClassDataArchive
+from ecom_pipeline.transform.local import ClassDataArchive
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 INGEST_DATE = date(2026, 6, 17)

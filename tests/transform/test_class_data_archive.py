@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ecom_pipeline.settings import Settings
-from ecom_pipeline.transform.launchers import ClassDataArchive, JobRequest, LocalSparkLauncher
+from ecom_pipeline.transform.job_contract import JobRequest
+from ecom_pipeline.transform.local import ClassDataArchive, LocalSparkLauncher
 
 JARS = [Path("/opt/jars/hadoop-aws-3.3.1.jar")]
 

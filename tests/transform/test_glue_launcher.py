@@ -27,7 +27,7 @@ from ecom_pipeline.exceptions import ConfigError, TransformError
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.transform import GlueLauncher, JobRequest
 from ecom_pipeline.transform.glue import merged_job_update
-from ecom_pipeline.transform.launchers import summary_key
+from ecom_pipeline.transform.job_contract import summary_key
 from ecom_pipeline.transform.process import job_failure
 
 REGION = "us-east-1"

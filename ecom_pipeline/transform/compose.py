@@ -1,0 +1,68 @@
+"""The `compose` profile's launcher: the job runs in the Glue 4 container of docker compose."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from ecom_pipeline.aws import make_s3_client
+from ecom_pipeline.exceptions import TransformError
+from ecom_pipeline.settings import Settings
+from ecom_pipeline.transform.job_contract import JobRequest, flatten, job_arguments, read_summary
+from ecom_pipeline.transform.process import job_failure
+
+LOG = logging.getLogger(__name__)
+
+
+class ComposeLauncher:
+    """Runs the job in the Glue 4 container of docker compose (the `compose` profile).
+
+    The flow's container and the `glue` container share a volume (`settings.glue.jobs_dir`); the job runner
+    there (`docker/glue/job_runner.py`) takes `requests/<id>.json`, runs spark-submit with Glue's own Spark
+    and jars, and answers in `results/<id>.json`. No Docker socket or CLI is needed in the flow's container.
+    """
+
+    def __init__(self, settings: Settings, s3_client: Any = None, sleep: Any = time.sleep) -> None:
+        self.settings = settings
+        self._s3_client = s3_client
+        self._sleep = sleep
+
+    def request_payload(self, request: JobRequest) -> dict[str, Any]:
+        """The request file's content: the job's Glue-style arguments (paths through s3a)."""
+        arguments = {"--JOB_NAME": self.settings.glue.job_name, **job_arguments(self.settings, request, "s3a")}
+        return {"args": flatten(arguments)}
+
+    def submit(self, request: JobRequest) -> Path:
+        """Write the request atomically (a .tmp file renamed into place); return the result file to wait for."""
+        jobs = self.settings.glue.jobs_dir
+        (jobs / "requests").mkdir(parents=True, exist_ok=True)
+        pending = jobs / "requests" / f"{request.run_id}.json.tmp"
+        pending.write_text(json.dumps(self.request_payload(request)))
+        pending.replace(pending.with_suffix(""))
+        return jobs / "results" / f"{request.run_id}.json"
+
+    def wait(self, result_file: Path) -> dict[str, Any]:
+        """Poll for the runner's answer until the Spark timeout."""
+        deadline = time.monotonic() + self.settings.spark.timeout_seconds
+        while not result_file.is_file():
+            if time.monotonic() > deadline:
+                raise TransformError(
+                    f"Glue container job: no result in {result_file} after {self.settings.spark.timeout_seconds:.0f} s"
+                    " (is the `glue` service running? `docker compose logs glue`)",
+                    transient=True,
+                )
+            self._sleep(1.0)
+        return json.loads(result_file.read_text())
+
+    def run(self, request: JobRequest) -> dict[str, Any]:
+        """Submit, wait, and return the job's summary; a failure is mapped as in every profile (`job_failure`)."""
+        LOG.info("Glue container job: run %s, ingest_date %s", request.run_id, request.ingest_date)
+        result = self.wait(self.submit(request))
+        exit_code = int(result.get("exit_code", 1))
+        if exit_code != 0:
+            raise job_failure("Glue container job", exit_code, str(result.get("stderr_tail", "")))
+        client = self._s3_client or make_s3_client(self.settings.storage)
+        return read_summary(client, self.settings.storage.curated_bucket, request.run_id)

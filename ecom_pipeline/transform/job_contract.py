@@ -1,0 +1,86 @@
+"""The job's contract with every launcher: the request, its Glue-style arguments, where the summary is written.
+
+Every launcher (`local.py`, `compose.py`, `glue.py`) takes a JobRequest, runs spark_jobs/orders_job.py somewhere,
+and returns the job summary it wrote to S3 (docs/architecture.md, "Curated zone"); how a failed run is judged is
+`process.job_failure`, the same for all of them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from ecom_pipeline.exceptions import TransformError
+from ecom_pipeline.settings import REPO_ROOT, Settings
+
+JOB_SCRIPT = REPO_ROOT / "spark_jobs" / "orders_job.py"
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """One transform run: which raw ingest date, under which run id, with which business parameters."""
+
+    ingest_date: date
+    run_id: str
+    cost_ratio: Decimal = Decimal("0.6")
+    default_order_status: str = "completed"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, run_id: str, ingest_date: date | None = None) -> JobRequest:
+        """A request for `settings.run_date` (or `ingest_date`) with the configured business parameters."""
+        return cls(
+            ingest_date=ingest_date or settings.run_date,
+            run_id=run_id,
+            cost_ratio=settings.cost_ratio,
+            default_order_status=settings.default_order_status,
+        )
+
+
+class TransformLauncher(Protocol):
+    """Runs the orders job for one request and returns its summary."""
+
+    def run(self, request: JobRequest) -> dict[str, Any]:
+        """Run the job to completion; raise TransformError on failure."""
+        ...
+
+
+def summary_key(run_id: str) -> str:
+    """Key of a run's summary inside the curated bucket."""
+    return f"job-summaries/run_id={run_id}.json"
+
+
+def job_arguments(settings: Settings, request: JobRequest, scheme: str) -> dict[str, str]:
+    """The job's `--name value` arguments for this request (paths with `scheme`: s3a locally, s3 on Glue)."""
+    storage = settings.storage
+    return {
+        "--raw_path": storage.raw_uri(scheme),
+        "--curated_path": storage.curated_uri(scheme),
+        "--quarantine_path": storage.quarantine_uri(scheme),
+        "--ingest_date": request.ingest_date.isoformat(),
+        "--run_id": request.run_id,
+        "--cost_ratio": str(request.cost_ratio),
+        "--default_order_status": request.default_order_status,
+        "--summary_path": f"{scheme}://{storage.curated_bucket}/{summary_key(request.run_id)}",
+    }
+
+
+def flatten(arguments: dict[str, str]) -> list[str]:
+    """`{"--a": "1"}` -> `["--a", "1"]`."""
+    return [item for pair in arguments.items() for item in pair]
+
+
+def read_summary(s3_client: Any, bucket: str, run_id: str) -> dict[str, Any]:
+    """The summary JSON the job wrote for `run_id`."""
+    key = summary_key(run_id)
+    try:
+        body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        raise TransformError(
+            f"the job finished but its summary s3://{bucket}/{key} cannot be read: {error}", transient=False
+        ) from error
+    return json.loads(body)
