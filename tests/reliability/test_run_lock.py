@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -24,6 +26,24 @@ def settings(s3_emulator: S3Emulator, s3_buckets: dict[str, str]) -> Settings:
     )
 
 
+def try_from_another_thread(take_lock: Callable[[], AbstractContextManager[Any]]) -> dict[str, Any]:
+    """Enter `take_lock()` in another thread (another run); return `ran`, or the `error` and `waited` seconds."""
+    result: dict[str, Any] = {}
+
+    def other_run() -> None:
+        started = time.monotonic()
+        try:
+            with take_lock():
+                result["ran"] = True
+        except RunLockedError as error:
+            result.update(error=error, waited=time.monotonic() - started)
+
+    thread = threading.Thread(target=other_run)
+    thread.start()
+    thread.join()
+    return result
+
+
 def lock_exists(s3_emulator: S3Emulator, settings: Settings, day: date = DAY) -> bool:
     listed = s3_emulator.client().list_objects_v2(Bucket=settings.storage.raw_bucket, Prefix=lock_key(settings, day))
     return listed.get("KeyCount", 0) > 0
@@ -38,18 +58,7 @@ def test_the_lock_lives_in_the_raw_bucket_while_held_and_is_gone_after(settings,
 
 def test_a_second_run_of_the_same_date_is_refused_with_a_clear_message(settings) -> None:
     with run_lock(settings, DAY):
-        other_thread: dict[str, Any] = {}
-
-        def second() -> None:
-            try:
-                with run_lock(settings, DAY):
-                    other_thread["ran"] = True
-            except RunLockedError as error:
-                other_thread["error"] = error
-
-        thread = threading.Thread(target=second)
-        thread.start()
-        thread.join()
+        other_thread = try_from_another_thread(lambda: run_lock(settings, DAY))
     assert "ran" not in other_thread
     message = str(other_thread["error"])
     assert "another pipeline run for 2026-06-17 is in progress" in message
@@ -105,19 +114,7 @@ def test_a_waiting_run_goes_ahead_once_the_holder_finishes(settings) -> None:
 
 def test_waiting_gives_up_after_its_timeout(settings) -> None:
     with run_lock(settings, DAY):
-        result: dict[str, Any] = {}
-
-        def waiter() -> None:
-            started = time.monotonic()
-            try:
-                with run_lock(settings, DAY, wait_seconds=1.0):
-                    result["ran"] = True
-            except RunLockedError:
-                result["waited"] = time.monotonic() - started
-
-        thread = threading.Thread(target=waiter)
-        thread.start()
-        thread.join()
+        result = try_from_another_thread(lambda: run_lock(settings, DAY, wait_seconds=1.0))
     assert "ran" not in result and 1.0 <= result["waited"] < 5.0
 
 
@@ -215,18 +212,7 @@ def test_curated_writes_wait_for_each_other_whatever_the_dates_and_say_what_they
 def test_curated_writes_give_up_after_the_configured_wait_naming_the_holder(settings) -> None:
     bounded = settings.updated(top={"curated_lock_wait_seconds": 0.5})
     with curated_write_lock(bounded):
-        result: dict[str, Any] = {}
-
-        def waiter() -> None:
-            try:
-                with curated_write_lock(bounded):
-                    result["ran"] = True
-            except RunLockedError as error:
-                result["error"] = error
-
-        thread = threading.Thread(target=waiter)
-        thread.start()
-        thread.join()
+        result = try_from_another_thread(lambda: curated_write_lock(bounded))
     assert "ran" not in result
     message = str(result["error"])
     assert "another transform and load of the curated zone and the warehouse is in progress" in message
