@@ -30,11 +30,6 @@ class Backoff:
     initial_seconds: float
     max_seconds: float
 
-    def worst_case_wait(self) -> float:
-        """Seconds spent waiting between attempts when every attempt fails (jitter aside)."""
-        waits = [min(self.initial_seconds * 2**n, self.max_seconds) for n in range(self.attempts - 1)]
-        return sum(waits)
-
 
 @dataclass(frozen=True)
 class TaskRetry:
