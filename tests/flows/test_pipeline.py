@@ -4,61 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import pytest
+from flow_support import RUN_DATE, run_flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
 
-from ecom_pipeline.runtime.local import LocalRuntime
-from ecom_pipeline.settings import load_settings
-from ecom_pipeline.source.data import DirectorySource
 from ecom_pipeline.summary import stages_lines, summary_as_json
-from ecom_pipeline.warehouse.connection import connect
-from flows.faults import reset_faults
-from flows.pipeline import PipelineParameters, ecom_pipeline
 from flows.reporting import reconciliation_rows
 from oracle import expected_kpis, expected_orders
-
-RUN_DATE = date(2026, 6, 17)
-
-
-def orders_snapshot() -> list[dict[str, Any]]:
-    """Every order in the warehouse with its money columns, in a stable order."""
-    settings = load_settings()
-    table = f"{settings.snowflake.database}.{settings.snowflake.schema_name}.orders"
-    with connect(settings.snowflake) as warehouse:
-        rows = warehouse.query_dicts(
-            f"select order_id, order_date, quantity, unit_price, revenue, cost_price, profit from {table} "
-            "order by order_id"
-        )
-    return [{key: str(value) for key, value in row.items()} for row in rows]
-
-
-def run_flow(
-    dummyjson_dir: Path, work: Path, monkeypatch: pytest.MonkeyPatch, runs: int = 1, **params: Any
-) -> list[tuple[Any, Any, list[dict[str, Any]]]]:
-    """Run the flow `runs` times on fresh emulators and buckets; return (state, summary or error, orders) per run."""
-    # moto keeps objects per process: new bucket names give each call an empty lake.
-    lake = uuid.uuid4().hex[:12]
-    buckets = {"ECOM_RAW_BUCKET": f"raw-{lake}", "ECOM_CURATED_BUCKET": f"curated-{lake}"}
-    for name, value in {**buckets, "ECOM_WORK_DIR": str(work)}.items():
-        monkeypatch.setenv(name, value)
-    results = []
-    with LocalRuntime(buckets.values(), DirectorySource(dummyjson_dir)):
-        for _ in range(runs):
-            reset_faults()
-            state = ecom_pipeline(
-                PipelineParameters(run_date=RUN_DATE, page_size=50, report_dir=str(work / "report"), **params),
-                return_state=True,
-            )
-            outcome = state.result(raise_on_failure=False)
-            results.append((state, outcome, orders_snapshot() if state.is_completed() else []))
-    return results
 
 
 async def _task_runs_and_artifacts(flow_run_id: Any) -> tuple[str, dict[str, int], dict[str, Any]]:
@@ -70,13 +25,6 @@ async def _task_runs_and_artifacts(flow_run_id: Any) -> tuple[str, dict[str, int
         )
     attempts = {task_run.name: task_run.run_count for task_run in task_runs}
     return flow_run.name, attempts, {artifact.key: artifact for artifact in artifacts}
-
-
-@pytest.fixture(scope="module")
-def clean_runs(prefect_harness, dummyjson_dir, tmp_path_factory) -> list[tuple[Any, Any, list[dict[str, Any]]]]:
-    """A clean run, then the same date again with unchanged source data."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        return run_flow(dummyjson_dir, tmp_path_factory.mktemp("clean"), monkeypatch, runs=2)
 
 
 def test_flow_lands_transforms_loads_and_reports_exact_kpis(clean_runs, dummyjson_dir) -> None:
