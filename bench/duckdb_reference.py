@@ -1,7 +1,7 @@
 """Transform reference: the orders job's enrichment and cleaning as one DuckDB query over the same raw files.
 
 `python -m bench.duckdb_reference --raw DIR --ingest-date D --out DIR` reads the manifests under DIR (the raw
-zone's layout), classifies every cart line like spark_jobs/orders_job.py (latest cart copy wins, repeated
+zone's layout), classifies every cart line like the orders job, spark_jobs/orders/ (latest cart copy wins, repeated
 products numbered, latest user and product joined, exact decimals, the same quarantine rules), and writes the
 same Snappy Parquet: curated orders partitioned by order_date, plus the quarantine. It prints a summary with
 the same counts and totals as the job's, so the harness can check that both produced the same result.
@@ -20,7 +20,7 @@ import duckdb
 
 from bench.stages import RESULT_PREFIX
 
-# The job's business defaults (spark_jobs/orders_job.py), restated so this process never imports pyspark: the
+# The job's business defaults (spark_jobs/orders/args.py), restated so this process never imports pyspark: the
 # harness compares the two processes' time and memory. tests/test_curated_contract.py keeps them equal.
 DEFAULT_COST_RATIO = "0.6"
 DEFAULT_ORDER_STATUS = "completed"

@@ -1,4 +1,4 @@
-"""The curated contract (spark_jobs/orders_job.py, CURATED_SCHEMA) as Parquet files hold it, for the tests that read
+"""The curated contract (spark_jobs/orders/schema.py, CURATED_SCHEMA) as Parquet files hold it, for the tests that read
 curated files written by the job, the DuckDB reference or the warehouse tests' data helper."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 from pyspark.sql.types import DataType, DateType, DecimalType, IntegerType, LongType, StringType, TimestampType
 
-from spark_jobs.orders_job import CURATED_SCHEMA
+from spark_jobs.orders.schema import CURATED_SCHEMA
 
 # Spark type -> the Arrow type its Parquet column reads back as. Timestamps are compared without their unit: Spark
 # writes INT96 (read as nanoseconds), DuckDB and pyarrow microseconds, and Snowflake loads each into TIMESTAMP_NTZ.

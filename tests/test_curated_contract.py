@@ -1,5 +1,5 @@
-"""Every consumer of the curated contract against its one source: spark_jobs/orders_job.py (CURATED_SCHEMA, the
-business defaults DEFAULT_COST_RATIO and DEFAULT_ORDER_STATUS).
+"""Every consumer of the curated contract against its one source in the job's package, spark_jobs/orders/
+(CURATED_SCHEMA in schema.py, the business defaults DEFAULT_COST_RATIO and DEFAULT_ORDER_STATUS in args.py).
 
 COPY ... MATCH_BY_COLUMN_NAME loads a table column that the files do not hold as NULL, without an error, so a
 renamed column would load silently wrong: each consumer is checked here in its own terms (the DDL's names, order,
@@ -40,13 +40,18 @@ from ecom_pipeline.settings import REPO_ROOT, Settings
 from ecom_pipeline.transform import JobRequest
 from ecom_pipeline.warehouse.loader import MERGE_ORDERS, ORDER_COLUMNS
 from ecom_pipeline.warehouse.sqlrender import load_sql_file, render
-from spark_jobs import orders_job as job
+from spark_jobs.orders import args as job_args
+from spark_jobs.orders import job
+from spark_jobs.orders import schema as contract
+from spark_jobs.orders.dedupe import filter_latest_records
+from spark_jobs.orders.transforms import filter_curated
 
 NAMES = {"database": "ANALYTICS", "schema": "ECOM", "role": "LOADER"}  # any valid names: only columns are read
 INGEST_DATE = date(2026, 6, 17)
-REQUIRED = {name for name in job.CURATED_COLUMNS if not job.CURATED_SCHEMA[name].nullable}
+REQUIRED = {name for name in contract.CURATED_COLUMNS if not contract.CURATED_SCHEMA[name].nullable}
 # The job's command line with its required arguments only (any valid values), so every default applies.
-JOB_VALUES = {name: f"file:///tmp/{name}" for name in job.REQUIRED_ARGS[1:]} | {"ingest_date": INGEST_DATE.isoformat()}
+JOB_VALUES = {name: f"file:///tmp/{name}" for name in job_args.REQUIRED_ARGS[1:]}
+JOB_VALUES["ingest_date"] = INGEST_DATE.isoformat()
 JOB_ARGV = ["orders_job.py", *[item for name, value in JOB_VALUES.items() for item in (f"--{name}", value)]]
 
 # Spark type -> Snowflake column type. Integers as NUMBER(p,0) wide enough for them (INT is NUMBER(38,0) and TIMESTAMP
@@ -97,12 +102,12 @@ def orders_ddl() -> str:
 
 def expected_staging() -> list[tuple[str, str, bool]]:
     """Staging takes the files as they are (no NOT NULL: MERGE into `orders` enforces it)."""
-    return [(field.name, snowflake_type(field.dataType), False) for field in job.CURATED_SCHEMA.fields]
+    return [(field.name, snowflake_type(field.dataType), False) for field in contract.CURATED_SCHEMA.fields]
 
 
 def expected_orders() -> list[tuple[str, str, bool]]:
     """`orders`: the contract, with order_date_copy loaded as order_date, in the loader's column order."""
-    fields = {field.name: field for field in job.CURATED_SCHEMA.fields}
+    fields = {field.name: field for field in contract.CURATED_SCHEMA.fields}
     fields["order_date"] = fields.pop("order_date_copy")
     assert sorted(ORDER_COLUMNS) == sorted(fields)  # every column once
     return [(name, snowflake_type(fields[name].dataType), not fields[name].nullable) for name in ORDER_COLUMNS]
@@ -156,7 +161,7 @@ def test_duckdb_reference_writes_the_contract(tmp_path: Path) -> None:
     [part] = (tmp_path / "out" / "orders").glob(f"order_date={INGEST_DATE}/*.parquet")
     assert arrow_columns(pq.read_schema(part)) == contract_arrow_columns()
     [row] = pq.read_table(part).to_pylist()
-    assert row["order_status"] == job.DEFAULT_ORDER_STATUS  # the cart has no status
+    assert row["order_status"] == job_args.DEFAULT_ORDER_STATUS  # the cart has no status
     assert not [name for name in REQUIRED if row[name] is None]
 
 
@@ -173,15 +178,15 @@ def test_docs_table_lists_the_contract() -> None:
         (name, kind) for row in table.splitlines() for names, kind, _ in [row.strip("|").split(" | ", 2)]
         for name in names.strip().split(", ")
     ]  # fmt: skip
-    assert documented == [(field.name, field.dataType.simpleString()) for field in job.CURATED_SCHEMA.fields]
-    assert f"the default (`{job.DEFAULT_ORDER_STATUS}`)" in table
+    assert documented == [(field.name, field.dataType.simpleString()) for field in contract.CURATED_SCHEMA.fields]
+    assert f"the default (`{job_args.DEFAULT_ORDER_STATUS}`)" in table
 
 
 def test_business_defaults_are_the_jobs_everywhere() -> None:
-    defaults = (Decimal(job.DEFAULT_COST_RATIO), job.DEFAULT_ORDER_STATUS)
+    defaults = (Decimal(job_args.DEFAULT_COST_RATIO), job_args.DEFAULT_ORDER_STATUS)
     settings = Settings.model_fields  # the declared defaults, not this environment's values
     request = JobRequest(ingest_date=INGEST_DATE, run_id="r1")
-    parsed = job.parse_args(JOB_ARGV)
+    parsed = job_args.parse_args(JOB_ARGV)
 
     assert (settings["cost_ratio"].default, settings["default_order_status"].default) == defaults
     assert (request.cost_ratio, request.default_order_status) == defaults
@@ -196,24 +201,24 @@ def test_job_publishes_the_contract(spark: SparkSession) -> None:
         (None, "Frock", Decimal("1.00"), 1, None, None, None),  # no product: quarantined
         (11, None, Decimal("5.00"), None, None, None, None),  # no quantity: quarantined
     ]
-    carts = frame(spark, job.CART_SCHEMA, [(1, 1, None, None, cart_lines), (2, None, None, " ", cart_lines[:1])])
-    products = frame(spark, job.PRODUCT_SCHEMA, [(10, "Frock", None, "  "), (11, None, "tops", None)])
-    users = frame(spark, job.USER_SCHEMA, [(1, None, None, None, None)])
-    args = job.parse_args(JOB_ARGV)  # the job's own defaults
+    carts = frame(spark, contract.CART_SCHEMA, [(1, 1, None, None, cart_lines), (2, None, None, " ", cart_lines[:1])])
+    products = frame(spark, contract.PRODUCT_SCHEMA, [(10, "Frock", None, "  "), (11, None, "tops", None)])
+    users = frame(spark, contract.USER_SCHEMA, [(1, None, None, None, None)])
+    args = job_args.parse_args(JOB_ARGV)  # the job's own defaults
 
-    # main()'s composition when the landing proved the ids unique (no duplicate search: the cheapest plan).
+    # run()'s composition when the landing proved the ids unique (no duplicate search: the cheapest plan).
     lines = job.prepare_lines(carts, args)
-    products, users = job.latest_records(products, ids_unique=True), job.latest_records(users, ids_unique=True)
+    products, users = products.transform(filter_latest_records(True)), users.transform(filter_latest_records(True))
     classified = job.classify_lines(lines, None, products, users, args, datetime(2026, 6, 17, 10, 15, tzinfo=UTC))
-    published = classified.transform(job.filter_curated)
+    published = classified.transform(filter_curated)
 
     schema = [(field.name, field.dataType) for field in published.schema.fields]
-    assert schema == [(field.name, field.dataType) for field in job.CURATED_SCHEMA.fields] + [
+    assert schema == [(field.name, field.dataType) for field in contract.CURATED_SCHEMA.fields] + [
         ("order_date", DateType())  # the partition column, not inside the files
     ]
     [row] = [row.asDict() for row in published.collect()]
     assert not [name for name in REQUIRED if row[name] is None]
-    assert row["order_status"] == job.DEFAULT_ORDER_STATUS
+    assert row["order_status"] == job_args.DEFAULT_ORDER_STATUS
 
 
 def frame(spark: SparkSession, schema: StructType, rows: list[tuple]) -> DataFrame:

@@ -4,14 +4,15 @@ Runs inside public.ecr.aws/glue/aws-glue-libs:glue_libs_4.0.0_image_01 (Python 3
 standard library only and avoids anything newer than Python 3.7. The contract with the pipeline's
 ComposeLauncher (see docs/compose.md):
 
-1. The launcher writes `<jobs>/requests/<id>.json.tmp`, then renames it to `<id>.json` (atomic), with
-   `{"args": ["--JOB_NAME", "...", "--raw_path", "s3a://...", ...]}` and optionally `"script"`, a file
-   name inside the mounted spark_jobs folder (default `orders_job.py`).
+1. The launcher stages the job's files on the same volume, as it would upload them for Glue, and writes
+   `<jobs>/requests/<id>.json.tmp`, then renames it to `<id>.json` (atomic), with `"script"` (the entry
+   script), `"py_files"` (the package zip; optional) and `"args"` (`["--JOB_NAME", "...", "--raw_path",
+   "s3a://...", ...]`); the files are paths relative to `<jobs>`, which each container mounts where it likes.
 2. The runner claims it by renaming it to `<jobs>/running/<id>.json`, runs
-   `spark-submit <s3a settings for LocalStack> /opt/spark_jobs/<script> <args>`, and keeps the full
-   output in `<jobs>/logs/<id>.log`.
-3. It writes `<jobs>/results/<id>.json` (again tmp + rename) with `exit_code`, `stderr_tail`, timings and,
-   when `--summary_path` is a local file that exists, the job summary itself under `summary`.
+   `spark-submit <s3a settings for LocalStack> --py-files <jobs>/<py_files> <jobs>/<script> <args>`, and keeps
+   the full output in `<jobs>/logs/<id>.log`.
+3. It writes `<jobs>/results/<id>.json` (again tmp + rename) with `exit_code`, `stderr_tail` and timings; the
+   launcher reads the job's summary where the job wrote it (`--summary_path`, on S3).
 
 One job runs at a time: Spark in local mode already uses every core the container has.
 """
@@ -29,11 +30,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-DEFAULT_SCRIPT = "orders_job.py"
 TAIL_LINES = 60
 TIMEOUT_EXIT_CODE = 124
 INVALID_REQUEST_EXIT_CODE = 2
@@ -44,7 +44,7 @@ GLUE_SPARK_SUBMIT = "/home/glue_user/spark/bin/spark-submit"
 
 
 class InvalidRequestError(ValueError):
-    """A request file that cannot be run: bad JSON, bad args, or a script outside the jobs folder."""
+    """A request file that cannot be run: bad JSON, bad args, or a job file outside the jobs folder."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,6 @@ class RunnerConfig:
     """Where the runner reads and writes, and how it calls spark-submit; every field has an env var."""
 
     jobs_dir: Path
-    scripts_dir: Path
     spark_submit: str
     s3_endpoint: str | None
     master: str = "local[*]"
@@ -70,7 +69,6 @@ class RunnerConfig:
         extra_conf = json.loads(env.get("JOB_RUNNER_SPARK_CONF", "{}"))
         return cls(
             jobs_dir=Path(env.get("JOB_RUNNER_JOBS_DIR", "/jobs")),
-            scripts_dir=Path(env.get("JOB_RUNNER_SCRIPTS_DIR", "/opt/spark_jobs")),
             spark_submit=env.get("JOB_RUNNER_SPARK_SUBMIT") or find_spark_submit(env),
             s3_endpoint=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"),
             master=env.get("JOB_RUNNER_MASTER", "local[*]"),
@@ -82,17 +80,18 @@ class RunnerConfig:
         )
 
     def folder(self, name: str) -> Path:
-        """One of the runner's sub-folders: requests, running, results, logs, summaries."""
+        """One of the runner's sub-folders: requests, running, results, logs."""
         return self.jobs_dir / name
 
 
 @dataclass(frozen=True)
 class JobRequest:
-    """A validated request: which script to run and the arguments Glue would pass it."""
+    """A validated request: the entry script, the files for `--py-files`, and the arguments Glue would pass."""
 
     request_id: str
     script: Path
     args: tuple[str, ...]
+    py_files: tuple[Path, ...] = ()
 
 
 def find_spark_submit(env: dict[str, str]) -> str:
@@ -116,12 +115,12 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")  # noqa: UP017
 
 
-def parse_request(path: Path, scripts_dir: Path) -> JobRequest:
+def parse_request(path: Path, jobs_dir: Path) -> JobRequest:
     """Read and validate one request file.
 
     Raises:
-        InvalidRequestError: the file is not a JSON object with a list of string `args`, or its
-            `script` is not a plain file name present in `scripts_dir`.
+        InvalidRequestError: the file is not a JSON object with a list of string `args`, or its `script` or
+            one of its `py_files` is not an existing file inside `jobs_dir`.
     """
     request_id = request_id_of(path)
     if not REQUEST_ID.match(request_id):
@@ -135,15 +134,34 @@ def parse_request(path: Path, scripts_dir: Path) -> JobRequest:
     args = payload.get("args")
     if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
         raise InvalidRequestError(f"request {request_id}: 'args' must be a list of strings")
-    script_name = payload.get("script", DEFAULT_SCRIPT)
-    # A bare file name only: the request must not be able to point spark-submit anywhere else.
-    is_bare_name = isinstance(script_name, str) and Path(script_name).name == script_name
-    if not is_bare_name or script_name.startswith("."):
-        raise InvalidRequestError(f"request {request_id}: 'script' must be a file name in {scripts_dir}")
-    script = scripts_dir / script_name
-    if not script.is_file():
-        raise InvalidRequestError(f"request {request_id}: script {script} does not exist")
-    return JobRequest(request_id=request_id, script=script, args=tuple(args))
+    py_files = payload.get("py_files", [])
+    if not isinstance(py_files, list):
+        raise InvalidRequestError(f"request {request_id}: 'py_files' must be a list of paths")
+    return JobRequest(
+        request_id=request_id,
+        script=job_file(request_id, jobs_dir, payload.get("script"), "script"),
+        args=tuple(args),
+        py_files=tuple(job_file(request_id, jobs_dir, name, "py_files") for name in py_files),
+    )
+
+
+def job_file(request_id: str, jobs_dir: Path, name: Any, field: str) -> Path:
+    """An existing file the request names, relative to `jobs_dir` and inside it.
+
+    Relative, without `..` or hidden parts: a request must not be able to point spark-submit anywhere else.
+    """
+    relative = PurePosixPath(name) if isinstance(name, str) else None
+    if (
+        relative is None
+        or relative.is_absolute()
+        or not relative.parts
+        or any(part == ".." or part.startswith(".") for part in relative.parts)
+    ):
+        raise InvalidRequestError(f"request {request_id}: '{field}' must name a file inside {jobs_dir}, got {name!r}")
+    path = jobs_dir.joinpath(*relative.parts)
+    if not path.is_file():
+        raise InvalidRequestError(f"request {request_id}: {field} {path} does not exist")
+    return path
 
 
 def spark_conf(config: RunnerConfig) -> dict[str, str]:
@@ -172,27 +190,9 @@ def build_command(config: RunnerConfig, request: JobRequest) -> list[str]:
     command = [config.spark_submit, "--master", config.master, "--driver-memory", config.driver_memory]
     for key, value in spark_conf(config).items():
         command += ["--conf", f"{key}={value}"]
+    if request.py_files:
+        command += ["--py-files", ",".join(str(path) for path in request.py_files)]
     return [*command, str(request.script), *request.args]
-
-
-def summary_path_of(args: tuple[str, ...]) -> str | None:
-    """The value of `--summary_path` in Glue-style `--key value` arguments, if any."""
-    for index, arg in enumerate(args[:-1]):
-        if arg == "--summary_path":
-            return args[index + 1]
-    return None
-
-
-def read_local_summary(args: tuple[str, ...]) -> dict[str, Any] | None:
-    """The job summary when `--summary_path` names a local JSON file (e.g. on the shared volume)."""
-    location = summary_path_of(args)
-    if not location or "://" in location:
-        return None
-    try:
-        summary = json.loads(Path(location).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return summary if isinstance(summary, dict) else None
 
 
 def tail(path: Path, lines: int = TAIL_LINES) -> str:
@@ -232,7 +232,6 @@ def run_job(config: RunnerConfig, request: JobRequest) -> dict[str, Any]:
         "started_at": started_at,
         "finished_at": now_iso(),
         "duration_seconds": round(time.monotonic() - started, 3),
-        "summary": read_local_summary(request.args) if exit_code == 0 else None,
     }
 
 
@@ -241,7 +240,7 @@ def process_request(config: RunnerConfig, request_file: Path) -> dict[str, Any]:
     running = config.folder("running") / request_file.name
     os.replace(request_file, running)  # the claim: a second runner would find the request gone
     try:
-        request = parse_request(running, config.scripts_dir)
+        request = parse_request(running, config.jobs_dir)
         result = run_job(config, request)
     except InvalidRequestError as e:
         result = {
@@ -251,7 +250,6 @@ def process_request(config: RunnerConfig, request_file: Path) -> dict[str, Any]:
             "started_at": now_iso(),
             "finished_at": now_iso(),
             "duration_seconds": 0.0,
-            "summary": None,
         }
     write_json_atomically(config.folder("results") / running.name, result)
     if running.exists():
@@ -261,7 +259,7 @@ def process_request(config: RunnerConfig, request_file: Path) -> dict[str, Any]:
 
 def prepare_folders(config: RunnerConfig) -> None:
     """Create the sub-folders, writable by any uid: the launcher may run under another user."""
-    for name in ("requests", "running", "results", "logs", "summaries"):
+    for name in ("requests", "running", "results", "logs"):
         folder = config.folder(name)
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o777)

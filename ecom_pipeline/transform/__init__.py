@@ -1,4 +1,4 @@
-"""The transform stage: launch spark_jobs/orders_job.py locally, in the Glue container, or on AWS Glue."""
+"""The transform stage: launch the orders job (spark_jobs/) locally, in the Glue container, or on AWS Glue."""
 
 from ecom_pipeline.transform.compose import ComposeLauncher
 from ecom_pipeline.transform.glue import GlueLauncher

@@ -12,6 +12,7 @@ from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.exceptions import TransformError
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.transform.job_contract import JobRequest, flatten, job_arguments, read_summary
+from ecom_pipeline.transform.job_package import JobFiles, stage_job_files
 from ecom_pipeline.transform.process import job_failure
 
 LOG = logging.getLogger(__name__)
@@ -20,9 +21,11 @@ LOG = logging.getLogger(__name__)
 class ComposeLauncher:
     """Runs the job in the Glue 4 container of docker compose (the `compose` profile).
 
-    The flow's container and the `glue` container share a volume (`settings.glue.jobs_dir`); the job runner
-    there (`docker/glue/job_runner.py`) takes `requests/<id>.json`, runs spark-submit with Glue's own Spark
-    and jars, and answers in `results/<id>.json`. No Docker socket or CLI is needed in the flow's container.
+    The flow's container and the `glue` container share a volume (`settings.glue.jobs_dir`). The launcher stages
+    the job there as it ships it to Glue (the entry script and the package zip, under `packages/<digest>/`); the
+    job runner in the `glue` container (`docker/glue/job_runner.py`) takes `requests/<id>.json`, runs
+    spark-submit of those files with Glue's own Spark and jars, and answers in `results/<id>.json`. No Docker
+    socket or CLI is needed in the flow's container.
     """
 
     def __init__(self, settings: Settings, s3_client: Any = None, sleep: Any = time.sleep) -> None:
@@ -30,17 +33,24 @@ class ComposeLauncher:
         self._s3_client = s3_client
         self._sleep = sleep
 
-    def request_payload(self, request: JobRequest) -> dict[str, Any]:
-        """The request file's content: the job's Glue-style arguments (paths through s3a)."""
+    def request_payload(self, request: JobRequest, files: JobFiles) -> dict[str, Any]:
+        """The request file's content: the staged job files (relative to the shared folder, which each container
+        mounts where it likes) and the job's Glue-style arguments (paths through s3a)."""
+        jobs = self.settings.glue.jobs_dir
         arguments = {"--JOB_NAME": self.settings.glue.job_name, **job_arguments(self.settings, request, "s3a")}
-        return {"args": flatten(arguments)}
+        return {
+            "script": files.script.relative_to(jobs).as_posix(),
+            "py_files": [path.relative_to(jobs).as_posix() for path in files.py_files],
+            "args": flatten(arguments),
+        }
 
     def submit(self, request: JobRequest) -> Path:
-        """Write the request atomically (a .tmp file renamed into place); return the result file to wait for."""
+        """Stage the job, write the request atomically (a .tmp file renamed into place); return the result file."""
         jobs = self.settings.glue.jobs_dir
+        files = stage_job_files(jobs / "packages")
         (jobs / "requests").mkdir(parents=True, exist_ok=True)
         pending = jobs / "requests" / f"{request.run_id}.json.tmp"
-        pending.write_text(json.dumps(self.request_payload(request)))
+        pending.write_text(json.dumps(self.request_payload(request, files)))
         pending.replace(pending.with_suffix(""))
         return jobs / "results" / f"{request.run_id}.json"
 

@@ -1,10 +1,12 @@
 """AWS Glue launcher (`aws` profile): start the Glue 4 job the stack defines, watch it, return its summary.
 
 The job's definition belongs to CloudFormation (infra/ecom-pipeline.yaml). A run reads it (GetJob), uploads the job
-script it was cloned with to the definition's ScriptLocation, and starts a run whose Arguments carry the run's paths
-and business parameters; it never updates the definition, so the stack's temp-dir, logging and metrics arguments
-stay as deployed. `deploy()` (`ecom-pipeline glue deploy`) serves accounts without the stack: it creates the job,
-or sets our fields on the existing definition and keeps the rest (Glue's UpdateJob replaces the whole definition,
+it was cloned with, the entry script to the definition's ScriptLocation and the package zip beside it, and starts a
+run whose Arguments carry the run's paths, business parameters and the zip as `--extra-py-files` (Glue puts it on
+the Python path: https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html). It never
+updates the definition, so the stack's temp-dir, logging and metrics arguments stay as deployed. `deploy()`
+(`ecom-pipeline glue deploy`) serves accounts without the stack: it creates the job, or sets our fields on the
+existing definition and keeps the rest (Glue's UpdateJob replaces the whole definition,
 https://docs.aws.amazon.com/glue/latest/webapi/API_UpdateJob.html, so the rest is copied from GetJob).
 """
 
@@ -21,7 +23,8 @@ from botocore.exceptions import ClientError
 
 from ecom_pipeline.exceptions import ConfigError, TransformError
 from ecom_pipeline.settings import Settings
-from ecom_pipeline.transform.job_contract import JOB_SCRIPT, JobRequest, job_arguments, read_summary
+from ecom_pipeline.transform.job_contract import JobRequest, job_arguments, read_summary
+from ecom_pipeline.transform.job_package import JOB_PACKAGE, JOB_SCRIPT, PACKAGE_ZIP_NAME, package_zip
 from ecom_pipeline.transform.process import job_failure
 
 LOG = logging.getLogger(__name__)
@@ -39,7 +42,7 @@ TRANSIENT_API_CODES = frozenset(
 
 
 class GlueLauncher:
-    """Runs spark_jobs/orders_job.py as an AWS Glue 4.0 job and returns the summary it wrote."""
+    """Runs the orders job (entry script plus package zip) as an AWS Glue 4.0 job and returns its summary."""
 
     def __init__(
         self,
@@ -47,6 +50,7 @@ class GlueLauncher:
         glue_client: Any,
         s3_client: Any,
         script: Path = JOB_SCRIPT,
+        package: Path = JOB_PACKAGE,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -54,6 +58,7 @@ class GlueLauncher:
         self.glue = glue_client
         self.s3 = s3_client
         self.script = script
+        self.package = package
         self._sleep = sleep
         self._clock = clock
 
@@ -65,15 +70,19 @@ class GlueLauncher:
         return f"s3://{bucket}/{glue.script_prefix.strip('/')}/{self.script.name}"
 
     def upload_script(self, location: str | None = None) -> str:
-        """Upload the job script (Glue receives this one file) to `location` (default: ours); return it."""
+        """Upload the entry script to `location` (default: ours) and the package zip beside it; return `location`."""
         location = location or self.script_location
-        bucket, key = location.removeprefix("s3://").split("/", 1)
-        try:
-            self.s3.put_object(Bucket=bucket, Key=key, Body=self.script.read_bytes())
-        except ClientError as error:
-            raise TransformError(
-                f"uploading the job script to {location} failed: {error}", transient=_is_throttled(error)
-            ) from error
+        for target, body in (
+            (location, self.script.read_bytes()),
+            (package_location(location), package_zip(self.package)),
+        ):
+            bucket, key = target.removeprefix("s3://").split("/", 1)
+            try:
+                self.s3.put_object(Bucket=bucket, Key=key, Body=body)
+            except ClientError as error:
+                raise TransformError(
+                    f"uploading the job to {target} failed: {error}", transient=_is_throttled(error)
+                ) from error
         return location
 
     def deployed_job(self) -> dict[str, Any]:
@@ -98,8 +107,12 @@ class GlueLauncher:
             "WorkerType": glue.worker_type,
             "NumberOfWorkers": glue.number_of_workers,
             "Timeout": glue.timeout_minutes,
-            # Business parameters are not defaults: every run passes them (job_arguments).
-            "DefaultArguments": {"--job-language": "python"},
+            # Business parameters are not defaults: every run passes them (job_arguments). The package zip is one,
+            # so that a run started by hand (console, CLI) finds the job's code too.
+            "DefaultArguments": {
+                "--job-language": "python",
+                "--extra-py-files": package_location(self.script_location),
+            },
         }
         if glue.role_arn:
             definition["Role"] = glue.role_arn
@@ -124,9 +137,12 @@ class GlueLauncher:
         LOG.info("updated Glue job %s (its other fields and default arguments kept)", name)
         return "updated"
 
-    def start(self, request: JobRequest) -> str:
-        """Start a run with this request's arguments; return its run id."""
-        arguments = job_arguments(self.settings, request, "s3")  # EMRFS on Glue: plain s3://
+    def start(self, request: JobRequest, script_location: str) -> str:
+        """Start a run with this request's arguments and the package zip beside `script_location`; return its id."""
+        arguments = {
+            **job_arguments(self.settings, request, "s3"),  # EMRFS on Glue: plain s3://
+            "--extra-py-files": package_location(script_location),  # a run's argument wins over the default
+        }
         try:
             response = self.glue.start_job_run(JobName=self.settings.glue.job_name, Arguments=arguments)
         except ClientError as error:
@@ -157,10 +173,10 @@ class GlueLauncher:
             self._sleep(glue.poll_seconds)
 
     def run(self, request: JobRequest) -> dict[str, Any]:
-        """Upload the script to the job's location, start, wait; return the summary, or raise with Glue's message."""
-        job = self.deployed_job()
-        self.upload_script(job["Command"]["ScriptLocation"])
-        run_id = self.start(request)
+        """Upload the job beside the job's ScriptLocation, start, wait; return the summary, or raise Glue's message."""
+        script_location = self.deployed_job()["Command"]["ScriptLocation"]
+        self.upload_script(script_location)
+        run_id = self.start(request, script_location)
         job_run = self.wait(run_id)
         state = job_run["JobRunState"]
         if state != "SUCCEEDED":
@@ -171,6 +187,11 @@ class GlueLauncher:
             # The job's own verdicts (configuration, data integrity) and anything else: as in every profile.
             raise job_failure(what, None, message)
         return read_summary(self.s3, self.settings.storage.curated_bucket, request.run_id)
+
+
+def package_location(script_location: str) -> str:
+    """Where the package zip goes: beside the entry script (the Glue role reads the script's prefix)."""
+    return f"{script_location.rsplit('/', 1)[0]}/{PACKAGE_ZIP_NAME}"
 
 
 def merged_job_update(current: dict[str, Any], ours: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:

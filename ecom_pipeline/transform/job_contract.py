@@ -1,8 +1,8 @@
 """The job's contract with every launcher: the request, its Glue-style arguments, where the summary is written.
 
-Every launcher (`local.py`, `compose.py`, `glue.py`) takes a JobRequest, runs spark_jobs/orders_job.py somewhere,
-and returns the job summary it wrote to S3 (docs/architecture.md, "Curated zone"); how a failed run is judged is
-`process.job_failure`, the same for all of them.
+Every launcher (`local.py`, `compose.py`, `glue.py`) takes a JobRequest, runs the orders job somewhere (its entry
+script and package zip, `job_package.py`), and returns the job summary it wrote to S3 (docs/architecture.md,
+"Curated zone"); how a failed run is judged is `process.job_failure`, the same for all of them.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from ecom_pipeline.exceptions import TransformError
-from ecom_pipeline.settings import REPO_ROOT, Settings
-
-JOB_SCRIPT = REPO_ROOT / "spark_jobs" / "orders_job.py"
+from ecom_pipeline.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from typing import Any
 from ecom_pipeline.aws import frozen_credentials, make_s3_client
 from ecom_pipeline.exceptions import TransformError
 from ecom_pipeline.settings import Settings
-from ecom_pipeline.transform.job_contract import JOB_SCRIPT, JobRequest, flatten, job_arguments, read_summary
+from ecom_pipeline.transform.job_contract import JobRequest, flatten, job_arguments, read_summary
+from ecom_pipeline.transform.job_package import JobFiles, stage_job_files
 from ecom_pipeline.transform.process import run_job_process
 
 LOG = logging.getLogger(__name__)
@@ -144,13 +145,25 @@ def _pyspark_version() -> str:
 
 
 class LocalSparkLauncher:
-    """Runs the job with this environment's spark-submit against S3 through s3a (the `local` profile)."""
+    """Runs the job with this environment's spark-submit against S3 through s3a (the `local` profile).
 
-    def __init__(self, settings: Settings, s3_client: Any = None, script: Path = JOB_SCRIPT) -> None:
+    spark-submit gets the entry script and the package zip (`--py-files`), as Glue gets them: staged once per
+    content under `<work_dir>/spark-job/`, unless `job_files` names others (the tests' stand-in for Glue passes
+    what it downloaded).
+    """
+
+    def __init__(self, settings: Settings, s3_client: Any = None, job_files: JobFiles | None = None) -> None:
         self.settings = settings
-        self.script = script
+        self._job_files = job_files
         self._s3_client = s3_client
         self.archive: ClassDataArchive | None = None
+
+    @property
+    def job_files(self) -> JobFiles:
+        """The entry script and the `--py-files` to run (staged from the repository when not given)."""
+        if self._job_files is None:
+            self._job_files = stage_job_files(self.settings.work_dir.resolve() / "spark-job")
+        return self._job_files
 
     def environment(self) -> dict[str, str]:
         """The job process's environment: ours, plus loopback binding, the job's Python and AWS keys."""
@@ -173,7 +186,7 @@ class LocalSparkLauncher:
         return self.submit_command(arguments)
 
     def submit_command(self, arguments: dict[str, str]) -> list[str]:
-        """spark-submit of the script with these `--name value` arguments, the way Glue passes them."""
+        """spark-submit of the entry script and package zip with these `--name value` arguments, as Glue passes them."""
         spark = self.settings.spark
         jars = find_s3a_jars()
         spark_submit = find_spark_submit(spark.python)
@@ -188,6 +201,7 @@ class LocalSparkLauncher:
             "spark.driver.extraJavaOptions": " ".join(java_options),
             **s3a_confs(self.settings, credentials_in_env="AWS_ACCESS_KEY_ID" in credentials_env(self.settings)),
         }
+        files = self.job_files
         return [
             str(spark_submit),
             "--master",
@@ -197,7 +211,9 @@ class LocalSparkLauncher:
             "--jars",
             ",".join(str(jar) for jar in jars),
             *[item for key, value in confs.items() for item in ("--conf", f"{key}={value}")],
-            str(self.script),
+            "--py-files",
+            ",".join(str(path) for path in files.py_files),
+            str(files.script),
             *flatten(arguments),
         ]
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from ecom_pipeline.exceptions import TransformError
 
-# The job's own contract (spark_jobs/orders_job.py is self-contained; tests hold the two in agreement).
+# The job's own contract (spark_jobs/orders/errors.py: the job imports nothing of ours, so tests hold the two equal).
 CONFIG_ERROR_MARKER = "orders_job: config error: "
 DATA_INTEGRITY_ERROR_MARKER = "orders_job: data integrity error: "
 CONFIG_ERROR_EXIT_CODE = 2

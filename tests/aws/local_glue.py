@@ -7,10 +7,13 @@ a StartJobRun it does, in a thread, what the Glue service does with a run:
 1. read the job's definition (GetJob, as `glue.amazonaws.com`) and merge the run's Arguments over its
    DefaultArguments;
 2. assume the job's Role as `glue.amazonaws.com` (the role's trust policy must allow it);
-3. with the role's keys: fetch the script from the definition's ScriptLocation, and create the output folders the
-   way EMRFS, Glue's S3 file system, does: ask for each folder's bare key, then write `<folder>_$folder$`
-   (https://repost.aws/knowledge-center/emr-s3-empty-files);
-4. run the script with the local Spark launcher (s3a) under the role's keys, its `s3://` arguments as `s3a://`.
+3. with the role's keys: fetch the script from the definition's ScriptLocation and each `--extra-py-files` path
+   (comma-separated S3 paths that Glue puts on the Python path before the script starts:
+   https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html), and create the output
+   folders the way EMRFS, Glue's S3 file system, does: ask for each folder's bare key, then write
+   `<folder>_$folder$` (https://repost.aws/knowledge-center/emr-s3-empty-files);
+4. run the script with the local Spark launcher (s3a) under the role's keys, the fetched files as `--py-files`
+   (spark-submit's way onto the Python path), its `s3://` arguments as `s3a://`.
 
 get_job_run answers moto's record of the run with this run's state (RUNNING, then SUCCEEDED or FAILED with the
 error's last lines as ErrorMessage, like Glue).
@@ -29,6 +32,7 @@ from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
 from ecom_pipeline.settings import Settings
+from ecom_pipeline.transform.job_package import JobFiles
 from ecom_pipeline.transform.local import LocalSparkLauncher
 
 LOG = logging.getLogger("tests.local_glue")
@@ -95,9 +99,9 @@ class LocalGlue:
         identity = client("sts", self._endpoint_url, keys).get_caller_identity()["Arn"]
         s3 = client("s3", self._endpoint_url, keys)
         with tempfile.TemporaryDirectory(prefix="local-glue-") as folder:
-            bucket, key = _split(job["Command"]["ScriptLocation"])
-            script = Path(folder) / PurePosixPath(key).name
-            script.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            script = _download(s3, job["Command"]["ScriptLocation"], Path(folder))
+            extra = [uri for uri in merged.get("--extra-py-files", "").split(",") if uri]
+            py_files = tuple(_download(s3, uri, Path(folder) / str(index)) for index, uri in enumerate(extra))
             for name in (*OUTPUT_ARGUMENTS, *FILE_ARGUMENTS):
                 if name in merged:
                     path = merged[name] if name in OUTPUT_ARGUMENTS else merged[name].rsplit("/", 1)[0]
@@ -110,7 +114,7 @@ class LocalGlue:
                     "aws_session_token": SecretStr(keys["aws_session_token"]),
                 }
             )
-            launcher = LocalSparkLauncher(settings, script=script)
+            launcher = LocalSparkLauncher(settings, job_files=JobFiles(script, py_files))
             local_arguments = {name: value.replace("s3://", "s3a://", 1) for name, value in merged.items()}
             launcher.run_command(launcher.submit_command({"--JOB_NAME": job_name, **local_arguments}), "Glue job run")
         return identity
@@ -119,6 +123,15 @@ class LocalGlue:
 def _split(uri: str) -> tuple[str, str]:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key
+
+
+def _download(s3: Any, uri: str, folder: Path) -> Path:
+    """The object at `uri`, saved in `folder` under its own file name (as Glue keeps it)."""
+    bucket, key = _split(uri)
+    target = folder / PurePosixPath(key).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return target
 
 
 def _make_folders(s3: Any, uri: str) -> None:

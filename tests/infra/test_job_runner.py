@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -37,18 +38,25 @@ def load_runner() -> ModuleType:
 runner = load_runner()
 SMALL_SPARK = {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "1"}
 
+# An entry script that needs its package from `--py-files`, as the orders job does.
 COPY_JOB = """
-import json, sys
+import sys
 from pyspark.sql import SparkSession
+from copy_helpers import copy_carts
 
 args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
 spark = SparkSession.builder.appName(args["--JOB_NAME"]).getOrCreate()
-carts = spark.read.schema("cart_id long, total string").json(args["--raw_path"])
-carts.write.mode("overwrite").parquet(args["--curated_path"])
-rows = carts.count()
-with open(args["--summary_path"], "w") as summary:
-    json.dump({"rows_written": rows, "run_id": args["--run_id"]}, summary)
+copy_carts(spark, args)
 spark.stop()
+"""
+COPY_HELPERS = """
+import json
+
+def copy_carts(spark, args):
+    carts = spark.read.schema("cart_id long, total string").json(args["--raw_path"])
+    carts.write.mode("overwrite").parquet(args["--curated_path"])
+    with open(args["--summary_path"], "w") as summary:
+        json.dump({"rows_written": carts.count(), "run_id": args["--run_id"]}, summary)
 """
 
 FAILING_JOB = """
@@ -69,19 +77,21 @@ def s3a_jars() -> str:
 
 
 @pytest.fixture
-def scripts_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "spark_jobs"
-    folder.mkdir()
+def job_folder(tmp_path: Path) -> Path:
+    """Job files staged on the shared folder, as the ComposeLauncher stages the orders job's."""
+    folder = tmp_path / "jobs" / "packages" / "test"
+    folder.mkdir(parents=True)
     (folder / "copy_job.py").write_text(COPY_JOB, encoding="utf-8")
     (folder / "failing_job.py").write_text(FAILING_JOB, encoding="utf-8")
+    with zipfile.ZipFile(folder / "helpers.zip", "w") as archive:
+        archive.writestr("copy_helpers.py", COPY_HELPERS)
     return folder
 
 
 @pytest.fixture
-def config(tmp_path: Path, scripts_dir: Path) -> Any:
+def config(tmp_path: Path, job_folder: Path) -> Any:
     config = runner.RunnerConfig(
         jobs_dir=tmp_path / "jobs",
-        scripts_dir=scripts_dir,
         spark_submit="spark-submit",
         s3_endpoint="http://localstack:4566",
     )
@@ -105,11 +115,21 @@ def write_request(jobs_dir: Path, request_id: str, payload: Any) -> Path:
         (["--run_id", "x"], "must be a JSON object"),
         ({"args": "--run_id x"}, "'args' must be a list of strings"),
         ({"args": ["--cost_ratio", 0.6]}, "'args' must be a list of strings"),
-        ({"args": [], "script": "../../etc/passwd"}, "'script' must be a file name"),
-        ({"args": [], "script": "missing_job.py"}, "does not exist"),
+        ({"args": []}, "'script' must name a file inside"),
+        ({"args": [], "script": "../../etc/passwd"}, "'script' must name a file inside"),
+        ({"args": [], "script": "/etc/passwd"}, "'script' must name a file inside"),
+        ({"args": [], "script": "packages/test/missing_job.py"}, "does not exist"),
+        ({"args": [], "script": "packages/test/copy_job.py", "py_files": "helpers.zip"}, "'py_files' must be a list"),
+        (
+            {"args": [], "script": "packages/test/copy_job.py", "py_files": ["../helpers.zip"]},
+            "'py_files' must name a file inside",
+        ),
     ],
-    ids=["bad-json", "not-an-object", "args-string", "args-number", "path-escape", "missing-script"],
-)
+    ids=[
+        "bad-json", "not-an-object", "args-string", "args-number", "no-script", "path-escape", "absolute-path",
+        "missing-script", "py-files-string", "py-files-escape",
+    ],
+)  # fmt: skip
 def test_invalid_requests_get_a_result_without_running_spark(config: Any, payload: Any, message: str) -> None:
     request = write_request(config.jobs_dir, "bad-request", payload)
     result = runner.process_request(config, request)
@@ -121,11 +141,16 @@ def test_invalid_requests_get_a_result_without_running_spark(config: Any, payloa
 
 
 def test_command_points_s3a_at_the_emulator_and_keeps_secrets_off_the_command_line(
-    config: Any, scripts_dir: Path
+    config: Any, job_folder: Path
 ) -> None:
-    request = runner.JobRequest("r1", scripts_dir / "copy_job.py", ("--run_id", "r1", "--cost_ratio", "0.6"))
+    request = runner.JobRequest(
+        "r1", job_folder / "copy_job.py", ("--run_id", "r1", "--cost_ratio", "0.6"), (job_folder / "helpers.zip",)
+    )
     command = runner.build_command(config, request)
-    assert command[-5:] == [str(scripts_dir / "copy_job.py"), "--run_id", "r1", "--cost_ratio", "0.6"]
+    assert command[-7:] == [
+        "--py-files", str(job_folder / "helpers.zip"), str(job_folder / "copy_job.py"), "--run_id", "r1",
+        "--cost_ratio", "0.6",
+    ]  # fmt: skip
     confs = dict(command[i + 1].split("=", 1) for i, word in enumerate(command) if word == "--conf")
     assert confs["spark.hadoop.fs.s3a.endpoint"] == "http://localstack:4566"
     assert confs["spark.hadoop.fs.s3a.path.style.access"] == "true"
@@ -145,30 +170,20 @@ def test_config_reads_the_environment() -> None:
         }
     )
     assert config.jobs_dir == Path("/srv/jobs")
-    assert config.scripts_dir == Path("/opt/spark_jobs")
     assert config.extra_jars == ("/a.jar", "/b.jar")
     assert runner.spark_conf(config)["spark.jars"] == "/a.jar,/b.jar"
     assert runner.spark_conf(config)["spark.ui.enabled"] == "false"
 
 
-def test_summary_is_read_only_from_a_local_summary_path(tmp_path: Path) -> None:
-    summary_file = tmp_path / "summary.json"
-    summary_file.write_text('{"rows_written": 800}', encoding="utf-8")
-    assert runner.read_local_summary(("--summary_path", str(summary_file))) == {"rows_written": 800}
-    assert runner.read_local_summary(("--summary_path", "s3a://curated/job-summaries/x.json")) is None
-    assert runner.read_local_summary(("--run_id", "x")) is None
-
-
 @pytest.fixture
 def runner_process(
-    tmp_path: Path, scripts_dir: Path, s3_emulator: S3Emulator
+    tmp_path: Path, job_folder: Path, s3_emulator: S3Emulator
 ) -> Iterator[tuple[subprocess.Popen[str], dict[str, str], Path]]:
     """The runner's own loop in a subprocess, serving two requests, as the glue container runs it."""
     jobs_dir = tmp_path / "jobs"
     env = {
         **os.environ,
         "JOB_RUNNER_JOBS_DIR": str(jobs_dir),
-        "JOB_RUNNER_SCRIPTS_DIR": str(scripts_dir),
         "JOB_RUNNER_SPARK_SUBMIT": str(Path(sys.executable).with_name("spark-submit")),
         "JOB_RUNNER_SPARK_JARS": s3a_jars(),
         "JOB_RUNNER_MASTER": "local[1]",
@@ -227,12 +242,13 @@ def test_runner_runs_spark_jobs_against_s3_and_reports_each_outcome(
     health = subprocess.run([sys.executable, str(JOB_RUNNER), "--check"], env=env, check=False, timeout=30)
     assert health.returncode == 0
 
-    summary_path = jobs_dir / "summaries" / "run-1.json"
+    summary_path = jobs_dir.parent / "run-1-summary.json"
     write_request(
         jobs_dir,
         "run-1",
         {
-            "script": "copy_job.py",
+            "script": "packages/test/copy_job.py",
+            "py_files": ["packages/test/helpers.zip"],
             "args": [
                 "--JOB_NAME",
                 "ecom-orders-transform",
@@ -249,15 +265,14 @@ def test_runner_runs_spark_jobs_against_s3_and_reports_each_outcome(
     )
     result = wait_for_result(jobs_dir, "run-1", process)
     assert result["exit_code"] == 0, result["stderr_tail"]
-    assert result["summary"] == {"rows_written": 3, "run_id": "run-1"}
+    assert json.loads(summary_path.read_text()) == {"rows_written": 3, "run_id": "run-1"}  # copy_helpers ran
     written = s3.list_objects_v2(Bucket=s3_buckets["curated"], Prefix="orders/")["Contents"]
     assert any(item["Key"].endswith(".parquet") for item in written)
 
-    write_request(jobs_dir, "run-2", {"script": "failing_job.py", "args": ["--run_id", "run-2"]})
+    write_request(jobs_dir, "run-2", {"script": "packages/test/failing_job.py", "args": ["--run_id", "run-2"]})
     failed = wait_for_result(jobs_dir, "run-2", process)
     assert failed["exit_code"] == 3
     assert "cost_ratio must be below 1" in failed["stderr_tail"]
-    assert failed["summary"] is None
     assert Path(failed["log_path"]).is_file()
 
     assert process.wait(timeout=60) == 0  # --max-requests 2: done

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-import orders_job as job
 import pytest
+
+from spark_jobs.orders.args import parse_args
+from spark_jobs.orders.errors import JobConfigError
+from spark_jobs.orders.job import main
 
 REQUIRED = {
     "raw_path": "s3a://raw/dummyjson/",
@@ -28,7 +31,8 @@ def argv(**overrides: str | None) -> list[str]:
 
 
 def test_defaults_and_glue_system_arguments_are_tolerated() -> None:
-    args = job.parse_args([*argv(), "--job-bookmark-option", "job-bookmark-disable", "--TempDir", "s3://tmp/"])
+    glue_system_arguments = ["--TempDir", "s3://tmp/", "--extra-py-files", "s3://scripts/glue-scripts/spark_jobs.zip"]
+    args = parse_args([*argv(), "--job-bookmark-option", "job-bookmark-disable", *glue_system_arguments])
     assert args.ingest_date == date(2026, 6, 17)
     assert args.cost_ratio == Decimal("0.6") and isinstance(args.cost_ratio, Decimal)
     assert args.default_order_status == "completed"
@@ -37,7 +41,7 @@ def test_defaults_and_glue_system_arguments_are_tolerated() -> None:
 
 
 def test_explicit_values_are_used() -> None:
-    args = job.parse_args(argv(cost_ratio="0.65", default_order_status=" pending ", shuffle_partitions="4"))
+    args = parse_args(argv(cost_ratio="0.65", default_order_status=" pending ", shuffle_partitions="4"))
     assert (args.cost_ratio, args.default_order_status, args.shuffle_partitions) == (
         Decimal("0.65"),
         "pending",
@@ -62,13 +66,13 @@ def test_explicit_values_are_used() -> None:
     ],
 )
 def test_bad_values_raise_a_config_error_naming_the_argument(overrides: dict[str, str | None], argument: str) -> None:
-    with pytest.raises(job.JobConfigError) as error:
-        job.parse_args(argv(**overrides))
+    with pytest.raises(JobConfigError) as error:
+        parse_args(argv(**overrides))
     assert error.value.argument == argument
     assert str(error.value).startswith(f"--{argument}: ")
 
 
-def test_cli_exits_2_with_one_line_naming_the_argument(capsys: pytest.CaptureFixture[str]) -> None:
-    assert job.run(argv(ingest_date="yesterday")) == 2
+def test_main_exits_2_with_one_line_naming_the_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv(ingest_date="yesterday")) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == ["orders_job: config error: --ingest_date: 'yesterday' is not a YYYY-MM-DD date"]

@@ -142,4 +142,4 @@ def test_bad_argument_exits_2_and_the_launcher_error_is_not_transient(
     assert str(error.value) == (
         "local Spark job rejected its configuration: --cost_ratio: '1.5' must be between 0 and 1 (exclusive)"
     )
-    # A missing manifest takes the same exit-2 path; test_orders_job_main covers it without a second JVM.
+    # A missing manifest takes the same exit-2 path; test_orders_job_run covers it without a second JVM.

@@ -2,13 +2,15 @@
 
 Both runs go through LocalSparkLauncher (spark-submit, s3a, moto S3) on the same raw zone: the real DummyJSON
 snapshot plus the bad-record corpus, so dedupe, quarantine, a second partition and rounding all run. The Glue 4
-run uses a side environment the tests build (glue4_env.py); an API Spark 3.3 lacks fails this test.
+run uses a side environment the tests build (glue4_env.py), which gets the job as Glue does, its entry script and
+the package zip; an API Spark 3.3 or Python 3.10 lacks fails this test.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -121,6 +123,7 @@ def canonical(row: dict[str, Any]) -> str:
 
 
 def test_glue4_versions_give_the_project_output(
+    tmp_path: Path,
     settings: Settings,
     s3_emulator: S3Emulator,
     dummyjson_records: dict[str, list[dict[str, Any]]],
@@ -137,6 +140,9 @@ def test_glue4_versions_give_the_project_output(
     assert (python_version(python) or "").startswith("3.10.")
     assert launcher.environment()["PYSPARK_PYTHON"] == str(python)
     assert launcher.command(REQUEST)[0] == str(python.parent / "spark-submit")
+    # That Python has no copy of the job: it runs from the package zip (--py-files), as on Glue.
+    own_copy = subprocess.run([str(python), "-c", "import spark_jobs"], cwd=tmp_path, capture_output=True, check=False)
+    assert own_copy.returncode != 0
 
     project = run_job(settings, s3, storage.curated_bucket)
     glue4 = run_job(glue4_settings, s3, glue4_bucket)

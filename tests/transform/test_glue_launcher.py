@@ -28,6 +28,7 @@ from ecom_pipeline.settings import Settings
 from ecom_pipeline.transform import GlueLauncher, JobRequest
 from ecom_pipeline.transform.glue import merged_job_update
 from ecom_pipeline.transform.job_contract import summary_key
+from ecom_pipeline.transform.job_package import package_zip
 from ecom_pipeline.transform.process import job_failure
 
 REGION = "us-east-1"
@@ -95,6 +96,7 @@ def put_summary(s3: Any, run_id: str) -> dict[str, Any]:
 
 STACK_DEFAULTS = {  # what infra/ecom-pipeline.yaml sets on the job, besides the language
     "--job-language": "python",
+    "--extra-py-files": "s3://ecom-scripts/glue-scripts/spark_jobs.zip",
     "--TempDir": "s3://ecom-scripts/glue-temp/",
     "--enable-continuous-cloudwatch-log": "true",
     "--enable-metrics": "true",
@@ -128,9 +130,12 @@ def test_run_starts_the_stack_job_with_the_run_arguments_and_returns_the_summary
     with caplog.at_level(logging.INFO, logger="ecom_pipeline.transform.glue"):
         assert launcher.run(REQUEST) == expected
 
-    # The script goes where the job's definition points (the stack's scripts bucket), not where settings would.
+    # The job goes where the definition points (the stack's scripts bucket), not where settings would: the entry
+    # script to its ScriptLocation, the package zip beside it.
     script = s3.get_object(Bucket="ecom-scripts", Key="glue-scripts/orders_job.py")["Body"].read()
     assert script == launcher.script.read_bytes()
+    package = s3.get_object(Bucket="ecom-scripts", Key="glue-scripts/spark_jobs.zip")["Body"].read()
+    assert package == package_zip()
     assert glue.updates == []  # the stack owns the definition
     job = glue.get_job(JobName="ecom-orders-transform")["Job"]
     assert job["DefaultArguments"] == STACK_DEFAULTS and job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
@@ -146,6 +151,7 @@ def test_run_starts_the_stack_job_with_the_run_arguments_and_returns_the_summary
             "--cost_ratio": "0.6",
             "--default_order_status": "completed",
             "--summary_path": "s3://ecom-curated/job-summaries/run_id=glue-run-1.json",
+            "--extra-py-files": "s3://ecom-scripts/glue-scripts/spark_jobs.zip",  # the zip this run uploaded
         }.items()
     )
     states = [r.getMessage().rsplit(": ", 1)[1] for r in caplog.records if "Glue run" in r.getMessage()]
@@ -168,7 +174,11 @@ def test_deploy_creates_the_job_from_settings(aws: tuple[GlueClient, Any], setti
     job = glue.get_job(JobName="ecom-orders-transform")["Job"]
     assert job["Command"]["ScriptLocation"] == "s3://ecom-curated/glue-scripts/orders_job.py"
     assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"], job["Role"]) == ("4.0", "G.1X", 2, ROLE)
-    assert job["DefaultArguments"] == {"--job-language": "python"}  # business parameters are run arguments
+    # Business parameters are run arguments; the package is a default too, for runs started by hand.
+    assert job["DefaultArguments"] == {
+        "--job-language": "python",
+        "--extra-py-files": "s3://ecom-curated/glue-scripts/spark_jobs.zip",
+    }
 
 
 def test_deploy_over_an_existing_job_sets_ours_and_keeps_the_rest(
@@ -183,7 +193,11 @@ def test_deploy_over_an_existing_job_sets_ours_and_keeps_the_rest(
     (update,) = glue.updates  # UpdateJob replaces the whole definition: the update must carry everything
     job = glue.get_job(JobName="ecom-orders-transform")["Job"]
     assert job["NumberOfWorkers"] == 5 and job["Role"] == ROLE
-    assert job["DefaultArguments"] == STACK_DEFAULTS
+    assert job["Command"]["ScriptLocation"] == "s3://ecom-curated/glue-scripts/orders_job.py"  # ours, from settings
+    assert job["DefaultArguments"] == {
+        **STACK_DEFAULTS,
+        "--extra-py-files": "s3://ecom-curated/glue-scripts/spark_jobs.zip",
+    }
     assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1} and job["MaxRetries"] == 0
     assert "MaxCapacity" not in update and "AllocatedCapacity" not in update
 

@@ -17,42 +17,48 @@ import pytest
 from ecom_pipeline.exceptions import TransformError, is_transient
 from ecom_pipeline.transform import process
 from ecom_pipeline.transform.process import job_failure, run_job_process
-from spark_jobs import orders_job as job
+from spark_jobs.orders import errors, outcome
+from spark_jobs.orders import job as orders_job
+from spark_jobs.orders.args import parse_args
+from spark_jobs.orders.schema import QUARANTINE_REASONS
 
 LOG = logging.getLogger("test.job-failures")
 
 
 def test_the_launchers_and_the_job_agree_on_exit_codes_and_markers() -> None:
     assert (process.CONFIG_ERROR_EXIT_CODE, process.CONFIG_ERROR_MARKER) == (
-        job.EXIT_CONFIG_ERROR,
-        job.CONFIG_ERROR_MARKER,
+        errors.EXIT_CONFIG_ERROR,
+        errors.CONFIG_ERROR_MARKER,
     )
     assert (process.DATA_INTEGRITY_ERROR_EXIT_CODE, process.DATA_INTEGRITY_ERROR_MARKER) == (
-        job.EXIT_DATA_INTEGRITY_ERROR,
-        job.DATA_INTEGRITY_ERROR_MARKER,
+        errors.EXIT_DATA_INTEGRITY_ERROR,
+        errors.DATA_INTEGRITY_ERROR_MARKER,
     )
 
 
 def test_the_jobs_balance_check_is_a_data_integrity_error_not_an_assertion() -> None:
-    values = {name: 0 for name in job.QUARANTINE_REASONS}
+    values = {name: 0 for name in QUARANTINE_REASONS}
     values.update(rows_written=5, duplicates_removed=0, partitions_written="2026-06-17")
     values.update(revenue_written=Decimal("10.00"), profit_written=Decimal("4.00"))
-    args = job.parse_args(
+    args = parse_args(
         ["orders_job.py", "--JOB_NAME", "t", "--ingest_date", "2026-06-17", "--run_id", "r", "--raw_path", "s3://r",
          "--curated_path", "s3://c", "--quarantine_path", "s3://q", "--summary_path", "s3://s/x.json"]
     )  # fmt: skip
-    with pytest.raises(job.JobDataIntegrityError, match="rows_read 6 != written"):
-        job.summarize(values, args, rows_read=6)
+    with pytest.raises(errors.JobDataIntegrityError, match="rows_read 6 != written"):
+        outcome.summarize(values, args, rows_read=6)
 
 
 def test_the_job_exits_3_with_one_line_on_a_data_integrity_failure(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def unbalanced(_argv: object) -> None:
-        raise job.JobDataIntegrityError("rows_read 6 != written + quarantined + duplicates = 5")
+    def unbalanced(_spark: object, _args: object) -> None:
+        raise errors.JobDataIntegrityError("rows_read 6 != written + quarantined + duplicates = 5")
 
-    monkeypatch.setattr(job, "main", unbalanced)
-    assert job.run(["orders_job.py"]) == 3
+    monkeypatch.setattr(orders_job, "build_session", lambda _args: (None, None))  # no Spark needed to fail
+    monkeypatch.setattr(orders_job, "run", unbalanced)
+    argv = ["orders_job.py", *[item for name in ("raw_path", "curated_path", "quarantine_path", "summary_path")
+                               for item in (f"--{name}", f"file:///tmp/{name}")]]  # fmt: skip
+    assert orders_job.main([*argv, "--ingest_date", "2026-06-17", "--run_id", "r"]) == 3
     assert capsys.readouterr().err.strip().splitlines() == [
         "orders_job: data integrity error: rows_read 6 != written + quarantined + duplicates = 5"
     ]

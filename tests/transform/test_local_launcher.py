@@ -28,9 +28,10 @@ ENV_PROVIDER = "com.amazonaws.auth.EnvironmentVariableCredentialsProvider"
 
 
 @pytest.fixture
-def settings() -> Settings:
+def settings(tmp_path: Path) -> Settings:
     """Local-profile settings pointing at an http emulator with explicit keys."""
     return Settings().updated(
+        top={"work_dir": tmp_path / "work"},
         storage={
             "aws_endpoint_url": "http://127.0.0.1:5999",
             "aws_access_key_id": SecretStr(KEY_ID),
@@ -47,7 +48,8 @@ def confs(command: list[str]) -> dict[str, str]:
 
 
 def test_command_runs_the_job_script_through_s3a_with_no_secrets(settings: Settings) -> None:
-    command = LocalSparkLauncher(settings).command(REQUEST)
+    launcher = LocalSparkLauncher(settings)
+    command = launcher.command(REQUEST)
 
     assert Path(command[0]).name == "spark-submit" and Path(command[0]).is_file()
     assert command[command.index("--master") + 1] == "local[2]"
@@ -66,7 +68,13 @@ def test_command_runs_the_job_script_through_s3a_with_no_secrets(settings: Setti
             "spark.sql.shuffle.partitions": "3",
         }.items()
     )
-    script_at = next(i for i, item in enumerate(command) if item.endswith("spark_jobs/orders_job.py"))
+    # The entry script and the package zip, staged in the work dir as Glue gets them (`--extra-py-files`).
+    staged = settings.work_dir.resolve() / "spark-job"
+    script_at = command.index("--py-files") + 2
+    [package] = [Path(item) for item in command[script_at - 1].split(",")]
+    assert (package.name, Path(command[script_at]).name) == ("spark_jobs.zip", "orders_job.py")
+    assert package.parent == Path(command[script_at]).parent and package.parent.parent == staged
+    assert launcher.job_files.py_files == (package,)
     arguments = dict(zip(command[script_at + 1 :: 2], command[script_at + 2 :: 2], strict=True))
     assert (
         arguments.items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,26 +43,26 @@ def test_unknown_profile_lists_the_valid_ones() -> None:
 
 
 def test_compose_launcher_queues_a_request_the_glue_container_runner_answers(tmp_path: Path) -> None:
-    """The real job runner of the Glue 4 container takes the request; a config error comes back non-transient."""
+    """The real job runner of the Glue 4 container runs the job the launcher staged on the shared folder (entry
+    script and package zip); the job's config error comes back non-transient."""
+    jobs = tmp_path / "jobs"
     settings = Settings().updated(
         top={"profile": "compose", "cost_ratio": Decimal("0.6")},
-        glue={"jobs_dir": tmp_path / "jobs"},
+        glue={"jobs_dir": jobs},
         spark={"timeout_seconds": 300},
     )
     bad = JobRequest(ingest_date=date(2026, 6, 17), run_id="run-c", cost_ratio=Decimal("1.5"))
     launcher = ComposeLauncher(settings)
-    assert launcher.request_payload(bad)["args"][:2] == ["--JOB_NAME", settings.glue.job_name]
-    assert "--cost_ratio" in launcher.request_payload(bad)["args"]
 
     runner = subprocess.Popen(
         [sys.executable, str(REPO_ROOT / "docker" / "glue" / "job_runner.py"), "--max-requests", "1"],
         env={
             **os.environ,
-            "JOB_RUNNER_JOBS_DIR": str(tmp_path / "jobs"),
-            "JOB_RUNNER_SCRIPTS_DIR": str(REPO_ROOT / "spark_jobs"),
+            "JOB_RUNNER_JOBS_DIR": str(jobs),
             "JOB_RUNNER_SPARK_SUBMIT": str(Path(sys.executable).parent / "spark-submit"),
             "JOB_RUNNER_MASTER": "local[1]",
         },
+        cwd=tmp_path,  # the runner sees the job only through the shared folder, not the repository
     )
     try:
         with pytest.raises(TransformError, match=r"rejected its configuration: --cost_ratio") as caught:
@@ -69,3 +70,14 @@ def test_compose_launcher_queues_a_request_the_glue_container_runner_answers(tmp
         assert caught.value.transient is False
     finally:
         runner.wait(timeout=60)
+
+    command = json.loads((jobs / "results" / "run-c.json").read_text())["command"]
+    [package] = list((jobs / "packages").glob("*/spark_jobs.zip"))
+    script_at = command.index("--py-files") + 2
+    assert command[script_at - 1 : script_at + 3] == [
+        str(package),
+        str(package.parent / "orders_job.py"),
+        "--JOB_NAME",
+        settings.glue.job_name,
+    ]
+    assert "--cost_ratio" in command[script_at:]
