@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.extract.client import DummyJsonClient
-from ecom_pipeline.land import LandingResult, land_pages, make_s3_client
+from ecom_pipeline.land import LandingResult, land_pages
 from ecom_pipeline.settings import Settings
 
 

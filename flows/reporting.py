@@ -8,19 +8,12 @@ from typing import Any
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from ecom_pipeline.warehouse.charts import write_charts
-from ecom_pipeline.warehouse.report import Report, report_markdown
-
-KPI_LABELS = {
-    "total_orders": "Total Orders",
-    "total_revenue": "Total Revenue",
-    "total_profit": "Total Profit",
-    "profit_margin_pct": "Profit Margin %",
-}
+from ecom_pipeline.warehouse.report import Report, kpi_label, report_markdown
 
 
 def kpi_rows(report: Report) -> list[dict[str, str]]:
     """The KPI table as label/value rows, values exactly as in the JSON summary."""
-    return [{"kpi": KPI_LABELS[key], "value": str(value)} for key, value in report.kpis_json().items()]
+    return [{"kpi": kpi_label(key), "value": str(value)} for key, value in report.kpis_json().items()]
 
 
 def reconciliation_rows(summary: dict[str, Any]) -> list[dict[str, str]]:

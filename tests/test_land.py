@@ -15,16 +15,13 @@ from typing import Any
 import pytest
 from land_support import DAY, FlipsTotal, ListSource, all_objects, api_settings, cart, land
 
+from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.exceptions import LandingError, SourceError
 from ecom_pipeline.extract import DummyJsonClient, sanitize
-from ecom_pipeline.land import (
-    json_line,
-    make_s3_client,
-    new_run_id,
-    read_landed_records,
-    read_manifest,
-    read_quarantined_records,
-)
+from ecom_pipeline.extract.drift import profile_of
+from ecom_pipeline.land import new_run_id
+from ecom_pipeline.raw_parts import json_line
+from ecom_pipeline.raw_zone import read_landed_records, read_manifest, read_quarantined_records
 from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import RESOURCES, StorageSettings
 from ecom_pipeline.source import ApiServer, DirectorySource
@@ -94,6 +91,7 @@ def test_chunks_of_pages_become_parts_and_the_manifest_describes_them(
     # Each chunk's source digest is over the sha256s of its pages' bodies, exactly as the API sent them.
     with DummyJsonClient(api) as client:
         page_digests = [hashlib.sha256(page.body).hexdigest() for page in client.iter_pages("users")]
+    fields = [profile_of("users", users[start : start + 50]) for start in range(0, 208, 50)]  # paths, types seen
     assert manifest["chunks"] == [
         {
             "chunk": n,
@@ -103,6 +101,7 @@ def test_chunks_of_pages_become_parts_and_the_manifest_describes_them(
             "first_id": 50 * n + 1,  # users are paged in id order, so the landing proves the ids unique
             "last_id": min(50 * n + 50, 208),
             "ids_increasing": True,
+            "fields": fields[n],
         }
         for n in range(5)
     ]

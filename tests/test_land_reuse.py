@@ -17,16 +17,12 @@ import pytest
 from land_support import DAY, FlipsTotal, ListSource, all_objects, api_settings, cart, land
 
 import ecom_pipeline.extract.pages as pages_module
+from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.exceptions import SourceError
 from ecom_pipeline.extract import sanitize
 from ecom_pipeline.ingest import ingest_resource
-from ecom_pipeline.land import (
-    ids_strictly_increasing,
-    make_s3_client,
-    read_landed_records,
-    read_manifest,
-    read_quarantined_records,
-)
+from ecom_pipeline.raw_parts import ids_strictly_increasing
+from ecom_pipeline.raw_zone import read_landed_records, read_manifest, read_quarantined_records
 from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import Settings, StorageSettings
 from ecom_pipeline.source import ApiServer

@@ -2,17 +2,20 @@
 
 Used only when `settings.snowflake.emulator` is true. Every statement passes through `adapt()`, which either
 returns it unchanged, drops it (`skip`), or rewrites it into statements the emulator runs with the same effect
-(`rewrite`). `EMULATOR_GAPS` lists each kind with its reason; `gaps_markdown()` renders it for the README.
+(`rewrite`). `EMULATOR_GAPS` lists each kind with its reason (the README's table of the emulator's gaps).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 Action = Literal["skip", "rewrite"]
+# (database, schema, table) of each table a statement reads -> the declared scale of their NUMBER columns by name.
+ColumnScales = Callable[[Sequence[tuple[str, str, str]]], Mapping[str, int]]
+MONEY_SCALE = 2  # what a summed expression that is not a column of a known table is taken to be
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,9 @@ EMULATOR_GAPS: tuple[EmulatorGap, ...] = (
         "rewrite",
         re.compile(r"\bsum\s*\(", re.IGNORECASE),
         "fakesnow sums through DOUBLE (`SUM(TRY_CAST(x AS DOUBLE))`), which drifts by cents over a million "
-        "rows: each argument is cast to NUMBER(38, 2) first (fakesnow leaves a cast argument alone), so DuckDB "
-        "sums exact decimals as Snowflake does. Our summed columns are money and counts.",
+        "rows: each argument is cast to NUMBER(38, s) first, s the column's declared scale (fakesnow leaves a "
+        "cast argument alone), so DuckDB sums exact decimals and returns NUMBER(38, s), as Snowflake does; "
+        "an argument that is not a column of a table the statement names is taken as money, s = 2.",
     ),
 )
 
@@ -111,12 +115,14 @@ class Adapted:
         return not self.statements
 
 
-def adapt(sql: str) -> Adapted:
-    """Return what the emulator should run for `sql`."""
+def adapt(sql: str, column_scales: ColumnScales | None = None) -> Adapted:
+    """Return what the emulator should run for `sql`; `column_scales` looks up summed columns' scales."""
     for gap in EMULATOR_GAPS:
         if gap.pattern.search(sql):
             if gap.action == "skip":
                 return Adapted((), gap)
+            if gap.statement == "SUM(number)":  # the one rewrite that needs the catalog
+                return _rewrite_sums(sql, gap, column_scales)
             return REWRITES[gap.statement](sql, gap)
     return Adapted((sql,))
 
@@ -192,30 +198,36 @@ def _rewrite_merge(sql: str, gap: EmulatorGap) -> Adapted:
     return Adapted((count_inserted, count_updated, update_sql, insert_sql), gap, merge_counts=(0, 1))
 
 
-def _rewrite_sums(sql: str, gap: EmulatorGap) -> Adapted:
-    """Cast every SUM argument to NUMBER(38, 2) so the emulator adds exact decimals, not doubles."""
+def _rewrite_sums(sql: str, gap: EmulatorGap, column_scales: ColumnScales | None) -> Adapted:
+    """Cast every SUM argument to NUMBER(38, its scale), so the emulator adds exact decimals of Snowflake's type.
+
+    Snowflake's SUM of NUMBER(p, s) is NUMBER(38, s): a sum of quantities stays an integer, a sum of money has
+    cents. The scale of a summed column comes from the tables the statement names (through CTEs too: a CTE's
+    column keeps its table column's name in our SQL); anything else is taken as money.
+    """
     import sqlglot
     from sqlglot import exp
 
+    tree = sqlglot.parse_one(sql, read="snowflake")
+    created = tree.this if isinstance(tree, exp.Create) else None  # the view being made is not read
+    read = [t for t in tree.find_all(exp.Table) if t is not created and t.catalog and t.db]
+    tables = sorted({(t.catalog, t.db, t.name) for t in read})
+    scales = column_scales(tables) if column_scales is not None and tables else {}
+
     def exact(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Sum) and not isinstance(node.this, exp.Cast | exp.TryCast):
-            node.set("this", exp.cast(node.this.copy(), exp.DataType.build("NUMBER(38, 2)", dialect="snowflake")))
+            argument = node.this
+            named = isinstance(argument, exp.Column) and argument.name.upper() in scales
+            scale = scales[argument.name.upper()] if named else MONEY_SCALE
+            number = exp.DataType.build(f"NUMBER(38, {scale})", dialect="snowflake")
+            node.set("this", exp.cast(argument.copy(), number))
         return node
 
-    rewritten = sqlglot.parse_one(sql, read="snowflake").transform(exact)
-    return Adapted((rewritten.sql(dialect="snowflake"),), gap)
+    return Adapted((tree.transform(exact).sql(dialect="snowflake"),), gap)
 
 
 REWRITES: dict[str, Callable[[str, EmulatorGap], Adapted]] = {
     "ALTER STAGE": _rewrite_alter_stage,
     "CREATE DATABASE/SCHEMA/TABLE IF NOT EXISTS": _rewrite_create_if_not_exists,
     "MERGE": _rewrite_merge,
-    "SUM(number)": _rewrite_sums,
 }
-
-
-def gaps_markdown() -> str:
-    """The adapter's statement kinds as a markdown table (for the README)."""
-    lines = ["| statement | local adapter | why |", "|---|---|---|"]
-    lines += [f"| `{gap.statement}` | {gap.action} | {gap.reason} |" for gap in EMULATOR_GAPS]
-    return "\n".join(lines)

@@ -19,13 +19,13 @@ from ecom_pipeline.exceptions import ContractError, ReconciliationError, Warehou
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.connection import Warehouse, connect
 from ecom_pipeline.warehouse.sqlrender import names_from_settings, render
-from spark_jobs.orders_job import CURATED_COLUMNS
+from spark_jobs.orders.schema import CURATED_COLUMNS
 
 LOG = logging.getLogger(__name__)
 
 CENTS = Decimal("0.01")
 
-# Every column of `orders`: the curated contract's (spark_jobs/orders_job.py; importing it costs about 0.2 s and
+# Every column of `orders`: the curated contract's (spark_jobs/orders/schema.py; importing it costs about 0.2 s and
 # starts no Spark), with the partition's `order_date` second where the files hold `order_date_copy` last. Staging
 # holds the file columns as they are.
 ORDER_COLUMNS: tuple[str, ...] = (

@@ -1,4 +1,10 @@
-"""The run report: KPIs and the top rows of each analytics view, for the console (rich) and markdown."""
+"""The run report: KPIs and the top rows of each analytics view, for the console (rich) and markdown.
+
+The views decide what is shown: the report reads their columns, in their order, from the query's cursor, and
+takes Python types from the connector (NUMBER with scale 0 -> int, with a scale -> Decimal). It only chooses
+how many rows to show and in which order (`VIEW_ORDER`), and how a column is labelled (`column_label`,
+`kpi_label`: the one set of labels, used by the terminal, the markdown and the Prefect artifacts).
+"""
 
 from __future__ import annotations
 
@@ -15,108 +21,95 @@ from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.connection import connect
 from ecom_pipeline.warehouse.sqlrender import names_from_settings, render
 
-CENTS = Decimal("0.01")
+KPI_VIEW = "vw_kpis"
+DAILY_VIEW = "vw_daily_revenue"
 DAILY_DAYS = 90  # the daily view feeds a chart: read the latest 90 days, whatever top_n is
 
-# view -> (columns, order); names are fixed here, values like top_n are bound.
-VIEW_QUERIES: dict[str, tuple[tuple[str, ...], str]] = {
-    "vw_sales_by_category": (
-        ("category", "orders", "units", "revenue", "profit", "margin_pct"),
-        "revenue desc, category",
-    ),
-    "vw_top_customers": (
-        ("revenue_rank", "customer_id", "customer_name", "orders", "revenue"),
-        "revenue_rank, customer_id",
-    ),
-    "vw_order_status": (("order_status", "orders", "revenue"), "revenue desc, order_status"),
-    "vw_sales_by_country": (("country", "orders", "revenue", "profit"), "revenue desc, country"),
-    "vw_daily_revenue": (("order_date", "orders", "revenue", "profit", "revenue_7d_avg"), "order_date desc"),
+# The views shown below the KPIs, in this order, each sorted so its top rows come first (the daily view: the
+# latest days, shown oldest first). Names are fixed here; values like top_n are bound.
+VIEW_ORDER: dict[str, str] = {
+    "vw_sales_by_category": "revenue desc, category",
+    "vw_top_customers": "revenue_rank, customer_id",
+    "vw_order_status": "revenue desc, order_status",
+    "vw_sales_by_country": "revenue desc, country",
+    DAILY_VIEW: "order_date desc",
 }
-KPI_LABELS: dict[str, str] = {
-    "total_orders": "Total Orders",
-    "total_revenue": "Total Revenue",
-    "total_profit": "Total Profit",
-    "profit_margin_pct": "Profit Margin",
-}
-MONEY_COLUMNS = frozenset({"revenue", "profit", "revenue_7d_avg", "margin_pct"})
-# fakesnow hands SUM back as DOUBLE: counts are turned back into ints by name.
-COUNT_COLUMNS = frozenset({"orders", "units", "total_orders", "revenue_rank", "customer_id"})
 
 
 @dataclass(frozen=True)
 class Report:
-    """KPIs (`total_orders` int, the rest Decimal with 2 places) and each view's top rows (dicts)."""
+    """KPIs (`total_orders` int, the rest Decimal with 2 places), each view's top rows (dicts) and its columns.
+
+    `columns` holds each view's column names in the view's order, known even when it returned no rows.
+    """
 
     kpis: dict[str, Any]
     views: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def kpis_json(self) -> dict[str, Any]:
-        """KPIs for JSON: the count as an int, money and margin as strings with two places ("12345.60")."""
-        return {key: value if key == "total_orders" else f"{value:.2f}" for key, value in self.kpis.items()}
+        """KPIs for JSON: counts as ints, money and margin as strings with two places ("12345.60")."""
+        return {key: value if isinstance(value, int) else f"{value:.2f}" for key, value in self.kpis.items()}
+
+    def view_columns(self, view: str) -> tuple[str, ...]:
+        """The view's columns as it returned them (from its rows when the report was built by hand)."""
+        rows = self.views.get(view, [])
+        return self.columns.get(view) or (tuple(rows[0]) if rows else ())
 
 
-def _normalise(row: dict[str, Any]) -> dict[str, Any]:
-    """Money to Decimal with 2 places, counts to int (the connector may hand back floats or Decimals)."""
-    clean = {}
-    for key, value in row.items():
-        if value is not None and key in COUNT_COLUMNS:
-            value = int(value)
-        elif value is not None and (key in MONEY_COLUMNS or key.startswith("total_") or key.endswith("_pct")):
-            value = Decimal(str(value)).quantize(CENTS)
-        elif isinstance(value, Decimal) and value == value.to_integral_value():
-            value = int(value)
-        clean[key] = value
-    return clean
+def column_label(column: str) -> str:
+    """A column's heading: words for underscores, `%` for a `_pct` suffix (`margin_pct` -> `margin %`)."""
+    return column.removesuffix("_pct").replace("_", " ") + (" %" if column.endswith("_pct") else "")
+
+
+def kpi_label(column: str) -> str:
+    """A KPI's label, the same in the terminal, the markdown report and the Prefect artifact."""
+    return column_label(column).title()
+
+
+def _prefix(settings: Settings) -> str:
+    return render("{{ database }}.{{ schema }}", names_from_settings(settings.snowflake, settings.storage))
 
 
 def read_report(settings: Settings, top_n: int = 10) -> Report:
     """Read `vw_kpis` and the top `top_n` rows of each view (the latest 90 days of `vw_daily_revenue`)."""
-    names = names_from_settings(settings.snowflake, settings.storage)
-    prefix = render("{{ database }}.{{ schema }}", names)
+    prefix = _prefix(settings)
+    views: dict[str, list[dict[str, Any]]] = {}
+    columns: dict[str, tuple[str, ...]] = {}
     with connect(settings.snowflake) as warehouse:
-        kpi_rows = warehouse.query_dicts(
-            f"select total_orders, total_revenue, total_profit, profit_margin_pct from {prefix}.vw_kpis"
-        )
+        kpi_rows = warehouse.query_dicts(f"select * from {prefix}.{KPI_VIEW}")
         if len(kpi_rows) != 1:
-            raise WarehouseError(f"{prefix}.vw_kpis returned {len(kpi_rows)} rows, expected 1")
-        views = {}
-        for view, (columns, order) in VIEW_QUERIES.items():
-            limit = DAILY_DAYS if view == "vw_daily_revenue" else top_n
-            sql = f"select {', '.join(columns)} from {prefix}.{view} order by {order} limit ?"
-            rows = [_normalise(row) for row in warehouse.query_dicts(sql, [limit])]
-            views[view] = sorted(rows, key=lambda r: r["order_date"]) if view == "vw_daily_revenue" else rows
-    return Report(kpis=_normalise(kpi_rows[0]), views=views)
+            raise WarehouseError(f"{prefix}.{KPI_VIEW} returned {len(kpi_rows)} rows, expected 1")
+        for view, order in VIEW_ORDER.items():
+            limit = DAILY_DAYS if view == DAILY_VIEW else top_n
+            sql = f"select * from {prefix}.{view} order by {order} limit ?"
+            columns[view], rows = warehouse.query_table(sql, [limit])
+            views[view] = sorted(rows, key=lambda r: r["order_date"]) if view == DAILY_VIEW else rows
+    return Report(kpis=kpi_rows[0], views=views, columns=columns)
 
 
 def read_day(settings: Settings, order_date: date) -> dict[str, Any] | None:
     """One day's line of `vw_daily_revenue` (orders, revenue, profit, 7-day average), or None without orders."""
-    names = names_from_settings(settings.snowflake, settings.storage)
-    prefix = render("{{ database }}.{{ schema }}", names)
-    columns = ", ".join(VIEW_QUERIES["vw_daily_revenue"][0])
+    sql = f"select * from {_prefix(settings)}.{DAILY_VIEW} where order_date = ?"
     with connect(settings.snowflake) as warehouse:
-        rows = warehouse.query_dicts(
-            f"select {columns} from {prefix}.vw_daily_revenue where order_date = ?", [order_date]
-        )
-    return _normalise(rows[0]) if rows else None
+        rows = warehouse.query_dicts(sql, [order_date])
+    return rows[0] if rows else None
 
 
 def day_table(day: dict[str, Any]) -> Table:
     """A one-row table for `read_day`'s result."""
     table = Table(title=f"Orders on {day['order_date']}", title_justify="left")
-    columns = VIEW_QUERIES["vw_daily_revenue"][0]
-    for column in columns:
-        table.add_column(column.replace("_", " "), justify=_justify(day, column))
-    table.add_row(*(_cell(column, day.get(column)) for column in columns))
+    for column in day:
+        table.add_column(column_label(column), justify=_justify(day, column))
+    table.add_row(*(_cell(value) for value in day.values()))
     return table
 
 
-def _cell(key: str, value: Any) -> str:
+def _cell(value: Any) -> str:
     if value is None:
         return ""
-    if key == "total_orders" or isinstance(value, int):
+    if isinstance(value, int):
         return f"{value:,}"
-    if key.endswith("_pct"):
-        return f"{value:.2f}%"
     if isinstance(value, Decimal):
         return f"{value:,.2f}"
     return str(value)
@@ -131,8 +124,8 @@ def kpi_table(report: Report) -> Table:
     table = Table(title="KPIs", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key, label in KPI_LABELS.items():
-        table.add_row(label, _cell(key, report.kpis.get(key)))
+    for key, value in report.kpis.items():
+        table.add_row(kpi_label(key), _cell(value))
     return table
 
 
@@ -141,11 +134,11 @@ def view_tables(report: Report) -> list[Table]:
     tables = []
     for view, rows in report.views.items():
         table = Table(title=_title(view), title_justify="left")
-        columns = VIEW_QUERIES[view][0]
+        columns = report.view_columns(view)
         for column in columns:
-            table.add_column(column.replace("_", " "), justify="left" if not rows else _justify(rows[0], column))
+            table.add_column(column_label(column), justify="left" if not rows else _justify(rows[0], column))
         for row in rows:
-            table.add_row(*(_cell(column, row.get(column)) for column in columns))
+            table.add_row(*(_cell(row.get(column)) for column in columns))
         tables.append(table)
     return tables
 
@@ -164,10 +157,10 @@ def print_report(console: Console, report: Report) -> None:
 def report_markdown(report: Report) -> str:
     """The report as markdown (KPIs, then one table per view), e.g. for a Prefect artifact."""
     lines = ["## KPIs", "", "| metric | value |", "|---|---:|"]
-    lines += [f"| {label} | {_cell(key, report.kpis.get(key))} |" for key, label in KPI_LABELS.items()]
+    lines += [f"| {kpi_label(key)} | {_cell(value)} |" for key, value in report.kpis.items()]
     for view, rows in report.views.items():
-        columns = VIEW_QUERIES[view][0]
-        lines += ["", f"## {_title(view)}", "", "| " + " | ".join(columns) + " |"]
+        columns = report.view_columns(view)
+        lines += ["", f"## {_title(view)}", "", "| " + " | ".join(map(column_label, columns)) + " |"]
         lines.append("|" + "|".join("---" for _ in columns) + "|")
-        lines += ["| " + " | ".join(_cell(c, row.get(c)) for c in columns) + " |" for row in rows]
+        lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines) + "\n"

@@ -2,6 +2,11 @@
 
 Only names go through here (database, schema, stage, bucket, ...): Snowflake cannot bind an identifier or a
 stage URL as a parameter. Values (dates, run ids, counts) are always bound by the caller, never rendered.
+
+Snowflake has no SQL macros, so the one expression our views share is a jinja macro in `sql/macros/`
+(`{{ money('sum(revenue)') }}`): this renderer expands it from that file, and sqlfluff's jinja templater
+(`.sqlfluff`) from the same file, so the text exists once. Not jinja itself: a macro takes one SQL expression
+written in our own files, never a value.
 """
 
 from __future__ import annotations
@@ -9,22 +14,34 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.settings import REPO_ROOT, SnowflakeSettings, StorageSettings
+from ecom_pipeline.warehouse.views import ANALYTICS_VIEWS
 
 SQL_DIR = REPO_ROOT / "sql"
+MACRO_DIR = SQL_DIR / "macros"
+# What `bootstrap-warehouse` runs, in order: the setup files, then one file per view.
 SETUP_FILES: tuple[str, ...] = (
     "setup/01_snowflake_setup.sql",
     "setup/02_storage_integration.sql",
     "setup/03_stage_setup.sql",
     "setup/04_orders_table.sql",
-    "views/analytics_views.sql",
+    *(view.file for view in ANALYTICS_VIEWS),
 )
 FILE_FORMAT_NAME = "CURATED_PARQUET"
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+# `{{ money('sum(revenue)') }}`: a macro applied to one SQL expression (no quotes or braces inside).
+MACRO_CALL = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\(\s*'([^'{}]*)'\s*\)\s*\}\}")
+# `{% macro money(amount) -%} body {%- endmacro %}` in sql/macros/*.sql; the body is used stripped.
+MACRO_DEFINITION = re.compile(
+    r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*-?%\}(.*?)"
+    r"\{%-?\s*endmacro\s*-?%\}",
+    re.DOTALL,
+)
 
 # One pattern per kind of name. None of them admits a quote, a space, a semicolon or a comment marker.
 PATTERNS: dict[str, re.Pattern[str]] = {
@@ -91,8 +108,36 @@ def validate(name: str, value: str) -> str:
     return value
 
 
-def render(sql: str, values: Mapping[str, str]) -> str:
-    """Replace every `{{ name }}` in `sql` with its validated value."""
+@cache
+def sql_macros(macro_dir: Path = MACRO_DIR) -> dict[str, tuple[str, str]]:
+    """The macros defined in `macro_dir/*.sql`: name -> (parameter, body)."""
+    macros: dict[str, tuple[str, str]] = {}
+    for path in sorted(macro_dir.glob("*.sql")):
+        for name, parameter, body in MACRO_DEFINITION.findall(path.read_text(encoding="utf-8")):
+            macros[name] = (parameter, body.strip())
+    return macros
+
+
+def expand_macros(sql: str, macros: Mapping[str, tuple[str, str]]) -> str:
+    """Replace every `{{ macro('expression') }}` in `sql` with the macro's body applied to the expression."""
+
+    def expand(match: re.Match[str]) -> str:
+        name, argument = match.groups()
+        if name not in macros:
+            raise SqlPlaceholderError(f"unknown SQL macro '{name}'; known: {', '.join(sorted(macros)) or 'none'}")
+        parameter, body = macros[name]
+        return re.sub(r"\{\{\s*" + parameter + r"\s*\}\}", lambda _: argument.strip(), body)
+
+    return MACRO_CALL.sub(expand, sql)
+
+
+def render(sql: str, values: Mapping[str, str], macros: Mapping[str, tuple[str, str]] | None = None) -> str:
+    """Expand the macros in `sql` (default: sql/macros/), then replace every `{{ name }}` with its validated value.
+
+    Raises:
+        SqlPlaceholderError: an unknown placeholder or macro, a missing or invalid value, or template syntax left
+            over (a `{{`, `{%` or `{#` neither form matches), which Snowflake would otherwise receive.
+    """
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -100,7 +145,11 @@ def render(sql: str, values: Mapping[str, str]) -> str:
             raise SqlPlaceholderError(f"SQL placeholder '{name}' has no value; given: {', '.join(sorted(values))}")
         return validate(name, values[name])
 
-    return PLACEHOLDER.sub(substitute, sql)
+    rendered = PLACEHOLDER.sub(substitute, expand_macros(sql, sql_macros() if macros is None else macros))
+    leftover = re.search(r"\{[{%#].*", rendered)
+    if leftover:
+        raise SqlPlaceholderError(f"SQL template syntax the renderer does not know: {leftover.group(0)[:80]}")
+    return rendered
 
 
 def names_from_settings(sf: SnowflakeSettings, storage: StorageSettings) -> dict[str, str]:

@@ -17,9 +17,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.exceptions import SourceError, SourceUnavailableError, is_transient
 from ecom_pipeline.extract import DummyJsonClient, extract_records, sanitize
-from ecom_pipeline.land import land_pages, make_s3_client, read_landed_records
+from ecom_pipeline.land import land_pages
+from ecom_pipeline.raw_zone import read_landed_records
 from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import RESOURCES, ApiSettings, StorageSettings
 from ecom_pipeline.source import ApiServer, DirectorySource, FaultPlan

@@ -25,7 +25,7 @@ def walk(paginator: OffsetPaginator, total: int, served: list[int] | None = None
         paginator.update_state({"total": total}, [{}] * returned)
         if not paginator.has_next_page:
             return requests
-        paginator.update_request(params)
+        params = {"skip": paginator.skip, "limit": paginator.limit}  # where the client asks next
         assert len(requests) < 10_000, "paginator never stopped"
 
 

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
+from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.exceptions import SourceError, SourceUnavailableError
 from ecom_pipeline.ingest import ingest_resource
-from ecom_pipeline.land import make_s3_client, read_landed_records, read_manifest, read_quarantined_records
+from ecom_pipeline.raw_zone import read_landed_records, read_manifest, read_quarantined_records
 from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import Settings, load_settings
 

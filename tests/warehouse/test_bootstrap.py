@@ -14,9 +14,9 @@ from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.bootstrap_changes import BootstrapTracker, track_bootstrap
 from ecom_pipeline.warehouse.connection import bootstrap_warehouse, connect
 from ecom_pipeline.warehouse.emulator_adapter import adapt
+from ecom_pipeline.warehouse.views import ANALYTICS_VIEWS
 
-VIEWS = ("VW_SALES_BY_CATEGORY", "VW_TOP_CUSTOMERS", "VW_ORDER_STATUS", "VW_SALES_BY_COUNTRY", "VW_DAILY_REVENUE",
-         "VW_KPIS")  # fmt: skip
+VIEWS = tuple(view.name.upper() for view in ANALYTICS_VIEWS)  # in bootstrap order
 
 
 def _environment(settings: Settings) -> dict[str, str]:
@@ -55,7 +55,7 @@ def test_bootstrap_twice_from_the_cli_reports_nothing_changed_the_second_time(
     database = warehouse_settings.snowflake.database
     assert f"ready: created FILE FORMAT {database}.ANALYTICS.CURATED_PARQUET, STAGE " in first.output
     assert "nothing changed" not in first.output
-    assert f"warehouse {database}.ANALYTICS ready: nothing changed (5 SQL files: 7 objects already existed, " in (
+    assert f"warehouse {database}.ANALYTICS ready: nothing changed (10 SQL files: 7 objects already existed, " in (
         second.output
     )
     assert "7 re-applied unchanged" in second.output
@@ -78,7 +78,9 @@ def test_bootstrap_result_names_every_object_and_tells_created_from_kept(warehou
     with connect(warehouse_settings.snowflake) as warehouse:
         counts = [warehouse.execute(f"select count(*) from {schema}.{view}")[0][0] for view in VIEWS]
         [(total_orders,)] = warehouse.execute(f"select total_orders from {schema}.vw_kpis")
-    assert counts == [0, 0, 0, 0, 0, 1] and total_orders == 0  # every view runs; the KPIs are one row of zeros
+    # every view runs; the KPIs are one row of zeros
+    assert dict(zip(VIEWS, counts, strict=True)) == {view: int(view == "VW_KPIS") for view in VIEWS}
+    assert total_orders == 0
     assert (second.created, second.changed, second.existed) == ((), (), emulator_made + made)
     assert second.unchanged == (f"STAGE {schema}.ECOM_CURATED_STAGE", *(f"VIEW {schema}.{v}" for v in VIEWS))
     # No access control on the emulator: warehouse, role, integration and every grant are left to Snowflake.

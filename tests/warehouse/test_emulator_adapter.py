@@ -1,4 +1,4 @@
-"""The local adapter's statement table and its MERGE rewrite (pure functions)."""
+"""The local adapter's statement table, its MERGE and SUM rewrites, and exact sums on the emulator."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.connection import connect
-from ecom_pipeline.warehouse.emulator_adapter import EMULATOR_GAPS, adapt, gaps_markdown
+from ecom_pipeline.warehouse.emulator_adapter import adapt
 
 
 def test_adapter_skips_what_the_emulator_cannot_parse() -> None:
@@ -40,11 +40,23 @@ def test_merge_becomes_count_update_insert() -> None:
     assert insert.lower().startswith("insert into d.s.orders (order_id, revenue) select staged.order_id")
 
 
-def test_gaps_markdown_lists_every_gap_with_its_reason() -> None:
-    markdown = gaps_markdown()
-    assert markdown.count("\n") == len(EMULATOR_GAPS) + 1
-    for gap in EMULATOR_GAPS:
-        assert f"| `{gap.statement}` | {gap.action} | {gap.reason} |" in markdown
+def test_sums_are_cast_to_the_scale_of_the_summed_column() -> None:
+    asked: list[object] = []
+
+    def scales(tables: object) -> dict[str, int]:
+        asked.append(tables)
+        return {"QUANTITY": 0, "REVENUE": 2}
+
+    sql = (
+        "create or replace view D.S.v as with orders as (select quantity, revenue, note from D.S.orders) "
+        "select sum(quantity) as units, sum(revenue) as revenue, sum(quantity * 2) as doubled from orders"
+    )
+    [adapted] = adapt(sql, scales).statements
+    assert asked == [[("D", "S", "orders")]]  # the tables the statement names, not its CTE
+    assert "SUM(CAST(quantity AS DECIMAL(38, 0))) AS units" in adapted
+    assert "SUM(CAST(revenue AS DECIMAL(38, 2))) AS revenue" in adapted
+    assert "SUM(CAST(quantity * 2 AS DECIMAL(38, 2))) AS doubled" in adapted  # not a column: taken as money
+    assert "DECIMAL(38, 2)" in adapt("select sum(x) from D.S.t").statements[0]  # no lookup given
 
 
 def test_money_sums_on_the_emulator_are_exact_decimals(warehouse_settings: Settings) -> None:
@@ -60,6 +72,11 @@ def test_money_sums_on_the_emulator_are_exact_decimals(warehouse_settings: Setti
             warehouse.execute(f"insert into {schema}.amounts (amount) values (?)", [str(amount)])
         [(adapted,)] = warehouse.execute(f"select cast(round(sum(amount), 2) as number(18, 2)) from {schema}.amounts")
         [(as_double,)] = warehouse.execute(f"select sum(try_cast(amount as double)) from {schema}.amounts")
+        warehouse.execute(f"create table {schema}.lines (quantity number(10, 0), price number(12, 2))")
+        warehouse.execute(f"insert into {schema}.lines (quantity, price) values (2, 1.10), (3, 2.25)")
+        [(units, total)] = warehouse.execute(f"select sum(quantity), sum(price) from {schema}.lines")
     assert Decimal(str(adapted)) == exact
+    # Snowflake's types: a sum of NUMBER(10, 0) is an integer, a sum of NUMBER(12, 2) has cents.
+    assert (type(units), units, total, total.as_tuple().exponent) == (int, 5, Decimal("3.35"), -2)
     # The emulator's own way loses cents here, so the test above would catch the adapter missing.
     assert Decimal(str(as_double)).quantize(Decimal("0.01")) != exact

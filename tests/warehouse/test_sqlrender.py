@@ -10,12 +10,15 @@ from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.sqlrender import (
     SETUP_FILES,
+    SQL_DIR,
     SqlPlaceholderError,
     load_sql_file,
     names_from_settings,
     render,
     split_statements,
+    sql_macros,
 )
+from ecom_pipeline.warehouse.views import ANALYTICS_VIEWS
 
 
 def test_render_fills_valid_names() -> None:
@@ -70,6 +73,39 @@ def test_every_setup_file_renders_from_default_settings() -> None:
     assert all("{{" not in statement for statement in statements)
     assert any(s.startswith("create or replace view ECOM.ANALYTICS.vw_kpis") for s in statements)
     assert sum(s.startswith("create or replace view") for s in statements) == 6
+
+
+def test_each_view_file_creates_the_view_it_is_named_after_and_grants_it() -> None:
+    names = names_from_settings(Settings().snowflake, Settings().storage)
+    assert [view.name for view in ANALYTICS_VIEWS] == [
+        "vw_daily_revenue", "vw_kpis", "vw_order_status", "vw_sales_by_category", "vw_sales_by_country",
+        "vw_top_customers",
+    ]  # fmt: skip
+    for view in ANALYTICS_VIEWS:
+        create, grant = load_sql_file(view.file, names)
+        assert create.startswith(f"create or replace view ECOM.ANALYTICS.{view.name} copy grants as\nwith\n")
+        assert grant == f"grant select on view ECOM.ANALYTICS.{view.name} to role ECOM_LOADER"
+
+
+def test_the_money_macro_is_expanded_from_its_file() -> None:
+    assert sql_macros() == {"money": ("amount", "cast(round(cast({{ amount }} as number(38, 6)), 2) as number(18, 2))")}
+    sql = render("select {{ money('sum(revenue)') }} as revenue from {{ schema }}.orders", {"schema": "S"})
+    assert sql == "select cast(round(cast(sum(revenue) as number(38, 6)), 2) as number(18, 2)) as revenue from S.orders"
+    # Every money column of the views goes through it: no view spells a rounding out itself.
+    names = names_from_settings(Settings().snowflake, Settings().storage)
+    views = [s for view in ANALYTICS_VIEWS for s in load_sql_file(view.file, names)]
+    rendered = "\n".join(views)
+    assert rendered.count("as number(18, 2))") == rendered.count("round(") == 13
+    raw = "\n".join((SQL_DIR / view.file).read_text() for view in ANALYTICS_VIEWS)
+    assert "round(" not in raw and raw.count("{{ money(") == 13
+
+
+def test_render_rejects_unknown_macros_and_template_syntax_it_does_not_know() -> None:
+    with pytest.raises(SqlPlaceholderError, match="unknown SQL macro 'cents'; known: money"):
+        render("select {{ cents('x') }}", {})
+    for sql in ("select {{ money(x) }}", "select {{ money('x', 2) }}", "{% if x %}select 1{% endif %}"):
+        with pytest.raises(SqlPlaceholderError, match="SQL template syntax the renderer does not know"):
+            render(sql, {"x": "1"})
 
 
 def test_split_statements_drops_comments_and_keeps_order() -> None:

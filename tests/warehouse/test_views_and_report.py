@@ -18,7 +18,16 @@ from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.charts import write_charts
 from ecom_pipeline.warehouse.connection import connect
 from ecom_pipeline.warehouse.loader import load_orders
-from ecom_pipeline.warehouse.report import Report, print_report, read_report, report_markdown
+from ecom_pipeline.warehouse.report import (
+    KPI_VIEW,
+    VIEW_ORDER,
+    Report,
+    kpi_table,
+    print_report,
+    read_report,
+    report_markdown,
+)
+from ecom_pipeline.warehouse.views import ANALYTICS_VIEWS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -144,16 +153,49 @@ def test_read_report_and_renderings(loaded: Settings, curated: list[dict[str, An
         {row["order_date_copy"] for row in curated}
     )
 
+    # The columns are the views' own, in their order; the types the connector gives (counts are ints).
+    assert set(VIEW_ORDER) | {KPI_VIEW} == {view.name for view in ANALYTICS_VIEWS}  # every view is shown
+    assert report.columns["vw_top_customers"] == ("revenue_rank", "customer_id", "customer_name", "orders", "revenue")
+    assert report.columns["vw_sales_by_category"] == ("category", "orders", "units", "revenue", "profit", "margin_pct")
+    categories = report.views["vw_sales_by_category"]
+    assert all(type(row["units"]) is int and type(row["margin_pct"]) is Decimal for row in categories)
+
     console = Console(record=True, width=140)
     print_report(console, report)
     text = console.export_text()
-    for label in ("Total Orders", "Total Revenue", "Total Profit", "Profit Margin", f"{revenue:,.2f}"):
+    for label in ("Total Orders", "Total Revenue", "Total Profit", "Profit Margin %", f"{revenue:,.2f}", "margin %"):
         assert label in text
     assert "Sales by category" in text and "Daily revenue" in text
 
     markdown = report_markdown(report)
     assert "| Total Revenue | " + f"{revenue:,.2f} |" in markdown
+    assert "| revenue rank | customer id | customer name | orders | revenue |" in markdown
     assert markdown.count("## ") == 6
+
+
+def test_an_empty_warehouse_reports_zeros_and_every_views_columns(bootstrapped: Settings) -> None:
+    report = read_report(bootstrapped)
+    assert report.kpis_json() == {
+        "total_orders": 0, "total_revenue": "0.00", "total_profit": "0.00", "profit_margin_pct": "0.00"
+    }  # fmt: skip
+    assert all(rows == [] for rows in report.views.values())
+    assert report.columns["vw_daily_revenue"] == ("order_date", "orders", "revenue", "profit", "revenue_7d_avg")
+    assert "| order date | orders | revenue | profit | revenue 7d avg |" in report_markdown(report)
+
+
+def test_the_kpi_labels_are_one_set_for_the_terminal_the_markdown_and_the_artifact() -> None:
+    from flows.reporting import kpi_rows
+
+    kpis = {"total_orders": 3, "total_revenue": Decimal("10.50"), "profit_margin_pct": Decimal("40.00")}
+    report = Report(kpis=kpis)
+    console = Console(record=True, width=80)
+    console.print(kpi_table(report))
+    labels = ["Total Orders", "Total Revenue", "Profit Margin %"]
+    assert [row["kpi"] for row in kpi_rows(report)] == labels
+    assert [row["value"] for row in kpi_rows(report)] == ["3", "10.50", "40.00"]
+    terminal = [line for line in console.export_text().splitlines() if "│" in line]
+    assert [line.split("│")[1].strip() for line in terminal] == labels  # the rows under the heading
+    assert [line.split(" | ")[0].removeprefix("| ") for line in report_markdown(report).splitlines()[4:7]] == labels
 
 
 def test_write_charts_makes_png_files(loaded: Settings, tmp_path: Path) -> None:
