@@ -8,13 +8,16 @@ so an outer layer never multiplies that budget.
 | error | transient | why |
 |---|---|---|
 | ConfigError, SourceError, ContractError | no | the same settings, request or answer fail the same way again |
-| DataIntegrityError (ReconciliationError, the job's balance check) | no | the same input gives the same answer |
+| DataIntegrityError (ReconciliationError, DataQualityError, job balance) | no | the same input gives the same answer |
 | SourceUnavailableError | no | the HTTP client already spent the page's retry budget |
 | TransientSourceError | yes | one attempt failed (reset, timeout, 429, 5xx); the client retries it |
 | TransformError, WarehouseError, LandingError | per instance | the raiser knows (Glue capacity: yes; a bad job: no) |
+| ReprocessError | no | raised after every date's stages spent their own retries |
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class PipelineError(Exception):
@@ -42,6 +45,10 @@ class ContractError(PipelineError):
 
 class DataIntegrityError(PipelineError):
     """The data does not add up (rows or revenue lost or doubled); a re-run of the same input gives the same answer."""
+
+
+class DataQualityError(DataIntegrityError):
+    """A data-quality check breached its fail threshold (ecom_pipeline/quality.py); names check, resource, figure."""
 
 
 class SourceError(PipelineError):
@@ -98,6 +105,17 @@ class StageError(PipelineError):
     def __init__(self, stage: str, error: BaseException) -> None:
         self.stage = stage
         super().__init__(f"stage {stage} failed: {error}", transient=is_transient(error))
+
+
+class ReprocessError(PipelineError):
+    """Dates of a reprocess failed for good (the others were reprocessed); names each date with its error.
+
+    `summary` holds every date's outcome, for the caller to print. Not transient: each stage already retried.
+    """
+
+    def __init__(self, message: str, summary: dict[str, Any]) -> None:
+        self.summary = summary
+        super().__init__(message, transient=False)
 
 
 def is_transient(error: BaseException | None) -> bool:

@@ -6,6 +6,10 @@
   `order_date` partitions of the curated zone and the load clean-replaces those dates in the warehouse; carts carry
   their own dates, so runs of different ingest dates can touch the same partitions. The second run waits (bounded
   by `ECOM_CURATED_LOCK_WAIT_SECONDS`, saying what it waits for); fetching and landing still run in parallel.
+  Holding it, a run also waits until no partition lock is held (below).
+- `partition_lock_key(settings, day)`: a write lock per curated `order_date` partition, taken by a reprocessed date
+  whose partitions are known before its job runs (`partition_locks.py`): dates with disjoint partitions run side by
+  side, and back off while `curated_write_lock` is held.
 
 Prefect deployments already allow one run at a time (`concurrency_limit: 1`), but direct flow calls, the CLI and
 runs from different deployments do not share that limit; the locks live in S3 next to the data they protect, so
@@ -52,6 +56,7 @@ DEFAULT_TTL_SECONDS = 600.0  # renewed while held, so only a dead holder's lock 
 POLL_SECONDS = 1.0
 WAITING_NOTICE_SECONDS = 30.0  # a waiting run says what it waits for this often
 CURATED_LOCK_NAME = "curated-writes.lock"
+PARTITION_LOCK_FOLDER = "partitions"
 
 _held: ContextVar[frozenset[str]] = ContextVar("ecom_pipeline_run_locks", default=frozenset())
 
@@ -73,6 +78,11 @@ def lock_key(settings: Settings, run_date: date) -> str:
 def curated_lock_key(settings: Settings) -> str:
     """Key of the lock held while a run writes the curated zone and the warehouse (`<raw prefix>/_locks/...`)."""
     return _lock_key(settings, CURATED_LOCK_NAME)
+
+
+def partition_lock_key(settings: Settings, order_date: str) -> str:
+    """Key of the write lock of one curated partition, e.g. `dummyjson/_locks/partitions/order_date=2026-06-17.lock`."""
+    return _lock_key(settings, f"{PARTITION_LOCK_FOLDER}/order_date={order_date}.lock")
 
 
 def _is_precondition_failure(error: ClientError) -> bool:
@@ -170,18 +180,24 @@ def curated_write_lock(
         RunLockedError: another run still writes after `wait_seconds`.
     """
     wait = settings.curated_lock_wait_seconds if wait_seconds is None else wait_seconds
+    deadline = time.monotonic() + wait
     scope = _Scope("transform and load of the curated zone and the warehouse", "curated", curated_lock_key(settings))
+    s3_client = s3_client or make_s3_client(settings.storage)
     with _s3_lock(settings, scope, wait, ttl_seconds, s3_client) as key:
+        # Partition writers back off while this lock is held; those that started before it are waited for.
+        _wait_for_partition_writers(settings, s3_client, deadline)
         yield key
 
 
 @dataclass(frozen=True)
 class _Scope:
-    """What a lock protects: `what` for messages, `name` in the lock's body, `key` of its object."""
+    """What a lock protects: `what` for messages, `name` in the lock's body, `key` of its object; `log_level` of
+    its taken/released lines (a date's many partition locks log one line of their own instead)."""
 
     what: str
     name: str
     key: str
+    log_level: int = logging.INFO
 
 
 @contextmanager
@@ -201,14 +217,14 @@ def _s3_lock(
     except (BotoCoreError, ClientError) as error:
         raise PipelineError(f"cannot take the run lock s3://{bucket}/{key}: {error}") from error
     token = _held.set(held | {f"{bucket}/{key}"})
-    logger.info("run lock s3://%s/%s taken by %s", bucket, key, holder)
+    logger.log(scope.log_level, "run lock s3://%s/%s taken by %s", bucket, key, holder)
     heartbeat = _Heartbeat(s3_client, bucket, key, etag, _lock_body(scope.name, holder, ttl_seconds), ttl_seconds)
     heartbeat.start()
     try:
         yield key
     finally:
         _held.reset(token)
-        _release(s3_client, bucket, key, heartbeat.stop())
+        _release(s3_client, bucket, key, heartbeat.stop(), scope.log_level)
 
 
 def _lock_body(scope: str, holder: str, ttl_seconds: float, acquired_at: str | None = None) -> dict[str, str]:
@@ -284,7 +300,36 @@ def _acquire(s3_client: Any, bucket: str, scope: _Scope, holder: str, ttl_second
         time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0.05)))
 
 
-def _release(s3_client: Any, bucket: str, key: str, etag: str) -> None:
+def _wait_for_partition_writers(settings: Settings, s3_client: Any, deadline: float) -> None:
+    """Return once no other holder has a partition lock; break expired ones; RunLockedError at `deadline`."""
+    bucket, prefix = settings.storage.raw_bucket, _lock_key(settings, PARTITION_LOCK_FOLDER) + "/"
+    next_notice = time.monotonic()
+    try:
+        while True:
+            ours, live = _held.get(), []
+            for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for key in (item["Key"] for item in page.get("Contents", [])):
+                    lock = None if f"{bucket}/{key}" in ours else _read_lock(s3_client, bucket, key)
+                    if lock is not None and _expired(lock, datetime.now(UTC)):
+                        _break_stale(s3_client, bucket, key, lock)
+                    elif lock is not None:
+                        live.append(f"{key.rsplit('/', 1)[-1]} by {lock.get('holder', 'unknown')}")
+            if not live:
+                return
+            if time.monotonic() >= deadline:
+                raise RunLockedError(
+                    f"partition writes are still in progress ({', '.join(live)}) under s3://{bucket}/{prefix}; "
+                    "wait and retry, or delete those objects if their runs are known to be dead."
+                )
+            if time.monotonic() >= next_notice:
+                next_notice = time.monotonic() + WAITING_NOTICE_SECONDS
+                logger.info("waiting for %d partition write(s) to finish: %s", len(live), ", ".join(live))
+            time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0.05)))
+    except (BotoCoreError, ClientError) as error:
+        raise PipelineError(f"cannot read the partition locks under s3://{bucket}/{prefix}: {error}") from error
+
+
+def _release(s3_client: Any, bucket: str, key: str, etag: str, log_level: int = logging.INFO) -> None:
     """Delete the lock if it is still ours; a failure is logged (the lock then expires on its own)."""
     try:
         s3_client.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
@@ -296,4 +341,4 @@ def _release(s3_client: Any, bucket: str, key: str, etag: str) -> None:
     except BotoCoreError as error:
         logger.warning("could not release run lock s3://%s/%s: %s", bucket, key, error)
     else:
-        logger.info("run lock s3://%s/%s released", bucket, key)
+        logger.log(log_level, "run lock s3://%s/%s released", bucket, key)

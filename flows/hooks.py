@@ -2,7 +2,9 @@
 
 Use as `@flow(on_failure=[notify_failure])`. The hook reads `ECOM_FAILURE_WEBHOOK_URL` through Settings, or
 else the `failure_webhook_url` key of the Secrets Manager secret (`ECOM_SECRET_ID`, read when the hook fires),
-posts a short JSON message, and never raises: a broken webhook must not hide the run's own failure.
+posts a short JSON message, and never raises: a broken webhook must not hide the run's own failure. When the
+run's Prefect API holds an enabled automation that notifies on this flow's failures (flows/automations.yaml,
+applied), that automation reports the failure and the hook stays silent: one message per failure.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from prefect.states import State
 from ecom_pipeline.exceptions import PipelineError
 from ecom_pipeline.secret_store import apply_secret, muted, read_secret, secret_values
 from ecom_pipeline.settings import Settings, load_settings
+from flows.automations import failure_alerting_automation
 
 logger = logging.getLogger("flows.hooks")
 
@@ -73,6 +76,10 @@ def notify_failure(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> Non
             except PipelineError as error:  # the environment's URL, if any, is still worth a try
                 _logger().warning("failure webhook: %s", error)
         if settings.failure_webhook_url is None:
+            return
+        automation = failure_alerting_automation(flow.name, flow_run.id)
+        if automation is not None:  # the server's automation reports this failure: one message, not two
+            _logger().info("failure of %s is reported by the automation %r, not this hook", flow_run.name, automation)
             return
         url = settings.failure_webhook_url.get_secret_value()
         # The URL itself may carry a token (Slack, Teams): only its host is ever logged.

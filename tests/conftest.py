@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ecom_pipeline.runtime.s3 import EMULATOR_ACCESS_KEY, EMULATOR_REGION, EMULATOR_SECRET_KEY, S3Emulator
+
+if TYPE_CHECKING:
+    from prefect_support import PrefectServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DUMMYJSON = REPO_ROOT.parent / "shared" / "dummyjson"
@@ -70,6 +73,16 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             os.environ.pop("PREFECT_HOME", None)
         else:
             os.environ["PREFECT_HOME"] = previous
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    """One real `prefect server start` for the session's tests that need a server of their own (deployments,
+    automations): unlike the harness it runs the automation services, and other processes can reach it."""
+    from prefect_support import running_prefect_server
+
+    with running_prefect_server(tmp_path_factory.mktemp("prefect-server-home")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

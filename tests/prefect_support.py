@@ -5,15 +5,21 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from ecom_pipeline.runtime.ports import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def without_prefect_settings(environ: Mapping[str, str], *prefixes: str) -> dict[str, str]:
@@ -72,3 +78,46 @@ def read_deployment(api_url: str, name: str) -> Any:
     """The deployment `ecom-pipeline/<name>`."""
     with prefect_client(api_url) as client:
         return client.read_deployment_by_name(f"ecom-pipeline/{name}")
+
+
+@dataclass
+class PrefectServer:
+    """A `prefect server start` subprocess in its own PREFECT_HOME, and the env that talks to it."""
+
+    api_url: str
+    env: dict[str, str]
+    home: Path
+
+    def cli(self, *args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+        """Run the Prefect CLI against this server from the repository root."""
+        return self.run(sys.executable, "-m", "prefect", "--no-prompt", *args, env=env, timeout=timeout)
+
+    def run(
+        self, *command: str, env: dict[str, str] | None = None, timeout: float = 180
+    ) -> subprocess.CompletedProcess:
+        """Run `command` from the repository root with this server's environment (or `env`)."""
+        return subprocess.run(
+            list(command), cwd=REPO_ROOT, env=env or self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+
+@contextmanager
+def running_prefect_server(home: Path) -> Iterator[PrefectServer]:
+    """A real `prefect server start` (API and its services: events, triggers, actions) on a free loopback port."""
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = {**without_prefect_settings(os.environ), **server_env(home)}
+    log = home / "server.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so the stop below reaches uvicorn too
+        )
+    try:
+        wait_healthy(api_url, process, log)
+        yield PrefectServer(api_url=api_url, env={**env, "PREFECT_API_URL": api_url}, home=home)
+    finally:
+        stop_group(process)

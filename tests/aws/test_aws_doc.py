@@ -20,6 +20,7 @@ from doc_blocks import doc_block, run_block
 from ecom_pipeline.blocks import block_names
 from ecom_pipeline.runtime.fakesnow_server import FakesnowEmulator
 from ecom_pipeline.runtime.iam_emulator import IamEmulator
+from ecom_pipeline.transform.job_package import package_zip
 
 DOC = "docs/aws.md"
 JOB = "ecom-orders-transform"
@@ -120,18 +121,21 @@ def test_glue_deploy_block_keeps_what_an_existing_job_carries(tmp_path: Path) ->
         }
         completed = run_block(doc_block(DOC, "aws-glue-deploy"), env=env)
         job = glue.get_job(JobName=JOB)["Job"]
-        script = (
-            client("s3", emulator.endpoint_url, setup)
-            .get_object(Bucket="ecom-scripts", Key="glue-scripts/orders_job.py")["Body"]
-            .read()
-        )
+        s3 = client("s3", emulator.endpoint_url, setup)
+        script = s3.get_object(Bucket="ecom-scripts", Key="glue-scripts/orders_job.py")["Body"].read()
+        package = s3.get_object(Bucket="ecom-scripts", Key="glue-scripts/spark_jobs.zip")["Body"].read()
 
     assert f"Glue job {JOB} updated" in completed.stdout
     assert job["Command"]["ScriptLocation"] == "s3://ecom-scripts/glue-scripts/orders_job.py"
     assert (job["GlueVersion"], job["NumberOfWorkers"], job["Role"], job["MaxRetries"]) == ("4.0", 2, ROLE, 2)
-    assert job["DefaultArguments"] == {**EXISTING_JOB["DefaultArguments"], "--job-language": "python"}
+    assert job["DefaultArguments"] == {
+        **EXISTING_JOB["DefaultArguments"],
+        "--job-language": "python",
+        "--extra-py-files": "s3://ecom-scripts/glue-scripts/spark_jobs.zip",
+    }
     assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
     assert script == (Path(__file__).resolve().parents[2] / "spark_jobs" / "orders_job.py").read_bytes()
+    assert package == package_zip()
 
 
 def test_prefect_blocks_deploy_run_and_cleanup_blocks(prefect_env: dict[str, str]) -> None:

@@ -123,8 +123,11 @@ def test_the_stack_identities_run_the_whole_flow_with_iam_enforced(
     assert run["identity"].startswith("arn:aws:sts::123456789012:assumed-role/ecom-glue-orders-job/")
 
 
-def without(template: dict[str, Any], resource: str, sid: str, action: str | None = None) -> None:
-    """Take a statement (or one action of it) out of a resource's policies in the parsed template."""
+def without(
+    template: dict[str, Any], resource: str, sid: str, action: str | None = None, key: str | None = None
+) -> None:
+    """Take a statement (or one action of it, or the resource ARNs naming `key`) out of a resource's policies in
+    the parsed template."""
     properties = template["Resources"][resource]["Properties"]
     documents = [properties["PolicyDocument"]] if "PolicyDocument" in properties else []
     documents += [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
@@ -132,6 +135,12 @@ def without(template: dict[str, Any], resource: str, sid: str, action: str | Non
         for statement in document["Statement"]:
             if statement.get("Sid") != sid:
                 continue
+            if key is not None:
+                arns = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                kept = [arn for arn in arns if key not in str(arn)]
+                assert len(kept) < len(arns), f"{resource}/{sid} names no {key}"
+                statement["Resource"] = kept
+                return
             if action is None:
                 document["Statement"].remove(statement)
                 return
@@ -143,16 +152,18 @@ def without(template: dict[str, Any], resource: str, sid: str, action: str | Non
 
 
 @pytest.mark.parametrize(
-    ("resource", "sid", "action", "denied"),
+    ("resource", "sid", "action", "key", "denied"),
     [
         # The worker may not start the job: the run stops at glue-run, naming the action.
-        ("WorkerPolicy", "RunGlueJob", "glue:StartJobRun", "glue:StartJobRun"),
+        ("WorkerPolicy", "RunGlueJob", "glue:StartJobRun", None, "glue:StartJobRun"),
         # Without listing rights, S3 answers 403 for the first manifest, which does not exist yet.
-        ("WorkerPolicy", "ListRawZone", None, "s3:ListBucket"),
+        ("WorkerPolicy", "ListRawZone", None, None, "s3:ListBucket"),
+        # The worker may upload the entry script but not the job's package beside it: glue-run stops there.
+        ("WorkerPolicy", "UploadJobScript", None, "spark_jobs.zip", "s3:PutObject"),
         # The Glue role may not write EMRFS's folder markers: the Glue run fails before Spark starts.
-        ("GlueJobRole", "WriteFolderMarkers", None, "s3:PutObject"),
+        ("GlueJobRole", "WriteFolderMarkers", None, None, "s3:PutObject"),
     ],
-    ids=["worker-start-job-run", "worker-list-raw-zone", "glue-folder-markers"],
+    ids=["worker-start-job-run", "worker-list-raw-zone", "worker-upload-package", "glue-folder-markers"],
 )
 def test_a_grant_taken_out_of_the_template_fails_the_run_on_that_action(
     prefect_harness: None,
@@ -165,14 +176,16 @@ def test_a_grant_taken_out_of_the_template_fails_the_run_on_that_action(
     resource: str,
     sid: str,
     action: str | None,
+    key: str | None,
     denied: str,
 ) -> None:
-    without(template, resource, sid, action)
+    without(template, resource, sid, action, key)
     stack = deploy({SECRET_NAME: SECRET_VALUE})
     state, error, glue_clients = run_flow(stack, api_server, tmp_path, monkeypatch)
 
     assert state.is_failed()
     assert f"not authorized to perform: {denied}" in str(error), str(error)
+    assert key is None or key in str(error)  # refused on exactly the key taken out
     assert all(f"perform: {denied} " in line for line in iam_emulator.denials()), iam_emulator.denials()
     assert iam_emulator.denials()
     spark_runs = [run for local in glue_clients for run in local.runs.values() if run.get("identity")]

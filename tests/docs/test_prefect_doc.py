@@ -31,11 +31,19 @@ from prefect.client.schemas.filters import (
 )
 from prefect_support import prefect_client, stop_group
 
+from flows.automations import load_automations_file
 from oracle import expected_kpis, expected_orders
 
 DOC = "docs/prefect.md"
 RUN_DATE = "2026-06-17"
-ARTIFACTS = {"ecom-kpis", "ecom-reconciliation", "ecom-quarantine", "ecom-views"}
+ARTIFACTS = {
+    "ecom-kpis",
+    "ecom-reconciliation",
+    "ecom-quarantine",
+    "ecom-views",
+    "ecom-data-quality",
+    "ecom-schema-drift",
+}
 # Stage loggers with INFO lines in a first run (the warehouse's own INFO line is the skipped load's, below).
 STAGE_LOGGERS = ("ecom_pipeline.locks", "ecom_pipeline.extract", "ecom_pipeline.land", "ecom_pipeline.transform")
 FAULTED_TASKS = ("fetch-and-land-users", "glue-run", "snowflake-load")
@@ -99,6 +107,12 @@ def shell2(doc_server: DocServer) -> Shell:
 def deployed(shell2: Shell) -> subprocess.CompletedProcess[str]:
     """Shell 2: the work pool and `prefect deploy -n local`."""
     return shell2.run(DOC, "prefect-deploy-local", timeout=300)
+
+
+@pytest.fixture(scope="module")
+def automations(shell2: Shell, deployed: Any) -> subprocess.CompletedProcess[str]:
+    """Shell 2: `ecom-pipeline automations apply`, with no webhook configured."""
+    return shell2.run(DOC, "prefect-automations", timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +186,21 @@ def test_deploy_block_exits_0_without_warnings_and_activates_no_schedule(
     assert local.pull_steps == [{"prefect.deployments.steps.set_working_directory": {"directory": str(REPO_ROOT)}}]
 
 
-def test_first_run_completes_with_four_artifacts_and_the_stage_log_lines(
+def test_automations_block_creates_the_four_automations_without_an_action(
+    doc_server: DocServer, automations: subprocess.CompletedProcess[str]
+) -> None:
+    lines = automations.stdout.splitlines()
+    assert lines[-1] == f"4 automations on {doc_server.api_url}: 4 created, 0 updated, 0 unchanged", lines
+    assert any(line.startswith("no notification block: these automations notify no one") for line in lines)
+    with prefect_client(doc_server.api_url) as client:
+        held = client.read_automations()
+    assert sorted(automation.name for automation in held) == sorted(
+        spec.core.name for spec in load_automations_file().automations
+    )
+    assert all(automation.enabled and automation.actions == [] for automation in held)
+
+
+def test_first_run_completes_with_six_artifacts_and_the_stage_log_lines(
     first_run: FlowRunRecord, dummyjson_dir: Path
 ) -> None:
     assert first_run.flow_run.state.is_completed()

@@ -6,92 +6,38 @@ tests/docs/test_prefect_doc.py runs it block by block.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.exceptions import PrefectHTTPStatusError
 from prefect.workers.process import ProcessWorker
 from prefect_docker.worker import DockerWorker
-from prefect_support import (
-    prefect_client,
-    read_deployment,
-    server_env,
-    stop_group,
-    wait_healthy,
-    without_prefect_settings,
-)
+from prefect_support import REPO_ROOT, PrefectServer, prefect_client, read_deployment
 
-from ecom_pipeline.runtime.ports import free_port
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PREFECT_FILE = REPO_ROOT / "prefect.yaml"
 DOCKER_BUILD_STEP = "prefect_docker.deployments.steps.build_docker_image"
 DOCKER_PUSH_STEP = "prefect_docker.deployments.steps.push_docker_image"
 OFFLINE_IMAGE = "ecom-pipeline:offline-test"
 
 
-@dataclass
-class PrefectServer:
-    """A `prefect server start` subprocess in its own PREFECT_HOME, and the env that talks to it."""
-
-    api_url: str
-    env: dict[str, str]
-    home: Path
-
-    def cli(self, *args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-        """Run the Prefect CLI against this server from the repository root."""
-        return subprocess.run(
-            [sys.executable, "-m", "prefect", "--no-prompt", *args],
-            cwd=REPO_ROOT,
-            env=env or self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-
 @pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
-    """A real Prefect API server on a free loopback port, with the three work pools created."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
-    env = {**without_prefect_settings(os.environ), **server_env(home)}
-    log = home / "server.log"
-    with log.open("w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so the stop below reaches uvicorn too
-        )
-    try:
-        wait_healthy(api_url, process, log)
-        client_env = {**env, "PREFECT_API_URL": api_url}
-        with prefect_client(api_url) as client:
-            # The base job templates `prefect work-pool create --type ...` uses, without 3 slow CLI starts.
-            for name, worker in (
-                ("ecom-process", ProcessWorker),
-                ("ecom-docker", DockerWorker),
-                ("ecom-aws", ProcessWorker),
-            ):
-                client.create_work_pool(
-                    WorkPoolCreate(
-                        name=name, type=worker.type, base_job_template=worker.get_default_base_job_template()
-                    ),
-                    overwrite=True,
-                )
-        yield PrefectServer(api_url=api_url, env=client_env, home=home)
-    finally:
-        stop_group(process)
+def work_pools(prefect_server: PrefectServer) -> None:
+    """The three work pools prefect.yaml names, created as `prefect work-pool create --type ...` would."""
+    with prefect_client(prefect_server.api_url) as client:
+        # The base job templates the CLI uses, without 3 slow CLI starts.
+        for name, worker in (
+            ("ecom-process", ProcessWorker),
+            ("ecom-docker", DockerWorker),
+            ("ecom-aws", ProcessWorker),
+        ):
+            client.create_work_pool(
+                WorkPoolCreate(name=name, type=worker.type, base_job_template=worker.get_default_base_job_template()),
+                overwrite=True,
+            )
 
 
 def offline_prefect_file(source: Path, target: Path) -> dict[str, Any]:
@@ -112,7 +58,9 @@ def offline_prefect_file(source: Path, target: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def deployed(prefect_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess:
+def deployed(
+    prefect_server: PrefectServer, work_pools: None, tmp_path_factory: pytest.TempPathFactory
+) -> subprocess.CompletedProcess:
     """`prefect --no-prompt deploy --all` of the project file (minus the image build) against the server."""
     offline_file = tmp_path_factory.mktemp("deploy") / "prefect.yaml"
     offline_prefect_file(PREFECT_FILE, offline_file)
@@ -132,7 +80,9 @@ def test_prefect_yaml_docker_deployment_builds_and_pushes_the_pipeline_image() -
     assert push["image_name"] == "{{ build-image.image_name }}"
     assert push["tag"] == "{{ build-image.tag }}"
     assert docker["work_pool"]["job_variables"]["image"] == "{{ build-image.image }}"
-    assert [d["entrypoint"] for d in project["deployments"]] == ["flows/pipeline.py:ecom_pipeline"] * 3
+    assert [d["entrypoint"] for d in project["deployments"]] == ["flows/pipeline.py:ecom_pipeline"] * 3 + [
+        "flows/reprocess.py:ecom_reprocess"
+    ] * 2
 
 
 def test_deploy_all_creates_three_deployments_with_pools_and_schedule(
@@ -168,3 +118,30 @@ def test_deploy_all_creates_three_deployments_with_pools_and_schedule(
     [daily] = aws.schedules
     assert daily.active
     assert (daily.schedule.cron, daily.schedule.timezone) == ("0 3 * * *", "UTC")
+
+
+def test_reprocess_deployments_run_where_local_and_aws_run_and_refuse_a_run_without_dates(
+    prefect_server: PrefectServer, deployed: subprocess.CompletedProcess
+) -> None:
+    assert deployed.returncode == 0, deployed.stdout[-4000:] + deployed.stderr[-4000:]
+    with prefect_client(prefect_server.api_url) as client:
+        local, aws = (client.read_deployment_by_name(f"ecom-reprocess/reprocess-{name}") for name in ("local", "aws"))
+        pipeline = {name: read_deployment(prefect_server.api_url, name) for name in ("local", "aws")}
+
+        for reprocess, twin in ((local, pipeline["local"]), (aws, pipeline["aws"])):
+            assert reprocess.entrypoint == "flows/reprocess.py:ecom_reprocess"
+            assert (reprocess.work_pool_name, reprocess.pull_steps) == (twin.work_pool_name, twin.pull_steps)
+            assert reprocess.job_variables["env"] == twin.job_variables["env"]
+            assert reprocess.schedules == [] and reprocess.global_concurrency_limit.limit == 1
+            assert reprocess.enforce_parameter_schema
+        # The flow's one parameter and its required dates, as the UI shows them.
+        schema = local.parameter_openapi_schema
+        assert schema["required"] == ["params"]
+        assert set(schema["definitions"]["ReprocessParameters"]["required"]) == {"from_date", "to_date"}
+        with pytest.raises(PrefectHTTPStatusError, match="from_date"):
+            client.create_flow_run_from_deployment(local.id, parameters={"params": {"to_date": "2026-06-17"}})
+        run = client.create_flow_run_from_deployment(
+            local.id, parameters={"params": {"from_date": "2026-06-16", "to_date": "2026-06-17", "cost_ratio": 0.5}}
+        )
+        assert run.parameters["params"]["from_date"] == "2026-06-16"
+        client.delete_flow_run(run.id)

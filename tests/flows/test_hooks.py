@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import boto3
 import pytest
@@ -14,42 +11,13 @@ from log_capture import every_logger_at_debug
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.states import State
+from webhook_support import WebhookServer
 
 from ecom_pipeline.runtime.ports import free_port
 from ecom_pipeline.runtime.s3 import EMULATOR_REGION, S3Emulator
 from flows.hooks import notify_failure
 
 SNOWFLAKE_PASSWORD = "sf-pass-9Qx2"
-
-
-class WebhookServer:
-    """A loopback HTTP server that records each POST's path and JSON body and answers `status`."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.requests: list[tuple[str, dict[str, Any]]] = []
-        received = self.requests
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append((self.path, json.loads(body)))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/T0KEN"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> WebhookServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @flow(name="hooked-flow", flow_run_name="hooked-{day}", on_failure=[notify_failure])

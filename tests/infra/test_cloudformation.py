@@ -22,6 +22,8 @@ import pytest
 from cfn_resolve import resolve_template
 from infra_paths import AWS_DOC
 
+from ecom_pipeline.transform.glue import package_location
+
 RAW, CURATED, SCRIPTS = (f"ecom-{zone}-123456789012-us-east-1" for zone in ("raw", "curated", "scripts"))
 S3_READ_ONLY = {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:GetBucketLocation"}
 OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:GetObjectVersion"}
@@ -53,10 +55,11 @@ EXPECTED_WORKER = {
     "s3:GetObject": {f"arn:aws:s3:::{RAW}/dummyjson/*", f"arn:aws:s3:::{CURATED}/job-summaries/*"},
     "s3:PutObject": {
         f"arn:aws:s3:::{RAW}/dummyjson/*",
-        f"arn:aws:s3:::{CURATED}/job-summaries/latest.json",
+        f"arn:aws:s3:::{CURATED}/job-summaries/latest/*",  # the transform's reuse markers, one per ingest date
         f"arn:aws:s3:::{SCRIPTS}/glue-scripts/orders_job.py",
+        f"arn:aws:s3:::{SCRIPTS}/glue-scripts/spark_jobs.zip",  # the job's package, beside the entry script
     },
-    "s3:DeleteObject": {f"arn:aws:s3:::{RAW}/dummyjson/*", f"arn:aws:s3:::{CURATED}/job-summaries/latest.json"},
+    "s3:DeleteObject": {f"arn:aws:s3:::{RAW}/dummyjson/*", f"arn:aws:s3:::{CURATED}/job-summaries/latest/*"},
     **{
         f"glue:{action}": {"arn:aws:glue:us-east-1:123456789012:job/ecom-orders-transform"}
         for action in ("GetJob", "StartJobRun", "GetJobRun", "BatchStopJobRun")
@@ -245,6 +248,8 @@ def test_glue_job_runs_glue_4_from_the_scripts_location(resources: dict[str, Any
     assert job["Command"]["ScriptLocation"] == f"s3://{SCRIPTS}/glue-scripts/orders_job.py"
     assert job["Role"] == "arn:aws:iam::123456789012:role/ecom-glue-orders-job"
     assert job["DefaultArguments"]["--TempDir"] == f"s3://{SCRIPTS}/glue-temp/"
+    # The package zip where every run uploads it (GlueLauncher), for runs started without that argument too.
+    assert job["DefaultArguments"]["--extra-py-files"] == package_location(job["Command"]["ScriptLocation"])
 
 
 def test_outputs_give_what_the_setup_needs(template: dict[str, Any]) -> None:

@@ -26,8 +26,8 @@ import pytest
 from reliability_support import RUN_DATE, Lake, open_lake, totals, warehouse_orders, warehouse_tables
 
 import flows.pipeline
-from ecom_pipeline.land import read_manifest
 from ecom_pipeline.locks import RunLockedError, run_lock
+from ecom_pipeline.raw_zone import read_manifest
 from ecom_pipeline.settings import load_settings
 from ecom_pipeline.source.data import DirectorySource
 from ecom_pipeline.warehouse import loader
@@ -189,7 +189,7 @@ def test_spark_killed_mid_write_fails_the_flow_without_a_summary(chain: dict[str
     assert step["killer"].killed_groups, "no Spark process was found to kill"
     assert step["state"].is_failed()
     assert "stage glue-run failed" in str(step["error"])
-    assert step["summaries"] == []  # neither a run summary nor the `latest.json` reuse marker
+    assert step["summaries"] == []  # neither a run summary nor the date's reuse marker (`job-summaries/latest/`)
 
 
 def test_rerun_after_the_spark_kill_equals_the_fault_free_result(chain, expected_warehouse) -> None:
