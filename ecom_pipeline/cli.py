@@ -16,7 +16,18 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from ecom_pipeline.automations_cli import automations_app
 from ecom_pipeline.exceptions import PipelineError
+from ecom_pipeline.process_exit import skip_last_collection
+from ecom_pipeline.reprocess_cli import reprocess_app
+from ecom_pipeline.runtime.running import (
+    STATE_FILE,
+    check_same_source,
+    is_running,
+    record_emulators,
+    running_emulators,
+    source_spec,
+)
 from ecom_pipeline.settings import Profile, Settings, load_settings
 from ecom_pipeline.source.data import DataSource, DirectorySource
 from ecom_pipeline.source.synthetic import SyntheticSource
@@ -31,6 +42,8 @@ PREFECT_DEFAULTS = {
 for _name, _value in PREFECT_DEFAULTS.items():  # before anything imports prefect, which reads settings once
     os.environ.setdefault(_name, _value)
 
+skip_last_collection()
+
 app = typer.Typer(
     name="ecom-pipeline",
     help="E-commerce data pipeline: DummyJSON API -> S3 raw -> Spark/Glue -> S3 curated -> Snowflake -> views.",
@@ -41,10 +54,11 @@ emulators_app = typer.Typer(help="Start or stop the local emulators (S3, Snowfla
 app.add_typer(emulators_app, name="emulators")
 glue_app = typer.Typer(help="Manage the AWS Glue job of the `aws` profile.")
 app.add_typer(glue_app, name="glue")
+app.add_typer(automations_app, name="automations")  # ecom_pipeline/automations_cli.py
 
 console = Console()
 # Under the work dir (ECOM_WORK_DIR, default .ecom): `emulators up`, `env` and `down` must see the same settings.
-EMULATORS_STATE_FILE = "emulators.json"
+EMULATORS_STATE_FILE = STATE_FILE
 
 ProfileOption = Annotated[
     Profile | None,
@@ -91,6 +105,9 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+app.add_typer(reprocess_app(_configure_logging))  # `reprocess`, in ecom_pipeline/reprocess_cli.py
+
+
 @app.command()
 def run(
     profile: ProfileOption = None,
@@ -116,8 +133,6 @@ def run(
     With the local profile (the default) it starts the emulators itself and serves synthetic data,
     or the DummyJSON files in --data-dir. Example: ecom-pipeline run --data-dir ../shared/dummyjson/2026-06
     """
-    from ecom_pipeline.ingest import check_source
-
     _configure_logging(verbose)
     if profile is not None:
         os.environ["ECOM_PROFILE"] = profile.value
@@ -125,36 +140,47 @@ def run(
     settings = load_settings()
     if settings.profile is not Profile.LOCAL and (data_dir or synthetic_carts):
         raise _fail("--data-dir and --synthetic-carts only apply to the local profile")
+    running = running_emulators(settings.work_dir) if settings.profile is Profile.LOCAL else None
+    if running is not None:  # they serve the data they started with: refused before anything slow starts
+        try:
+            check_same_source(running, source_spec(data_dir, synthetic_carts, seed))
+        except PipelineError as error:
+            raise _fail(str(error)) from error
     if api_url or settings.profile is not Profile.LOCAL:
         # An outside source is checked before anything slow starts (Prefect alone takes seconds to import).
+        from ecom_pipeline.ingest import check_source
+
         try:
             check_source(settings.updated(api={"base_url": api_url} if api_url else {}), settings.resources)
         except PipelineError as error:
             raise _fail(str(error)) from error
 
-    from ecom_pipeline.runtime.local import LocalRuntime
     from ecom_pipeline.summary import print_summary, summary_as_json
-    from flows.pipeline import PipelineParameters, ecom_pipeline
+    from ecom_pipeline.timings import Spans
 
-    report_dir = summary_json.resolve().parent if summary_json else None
-    params = PipelineParameters(
-        run_date=parsed_date,
-        page_size=page_size,
-        api_url=api_url,
-        resources=list(settings.resources),
-        report_dir=str(report_dir) if report_dir else None,
-    )
+    spans = Spans.since_process_start("cli_start")  # where the time goes: `timings` in --summary-json
+    parameters = {"run_date": parsed_date, "page_size": page_size, "api_url": api_url, "resources": settings.resources}
+    parameters["report_dir"] = str(summary_json.resolve().parent) if summary_json else None  # charts beside the JSON
     started = time.monotonic()
     try:
         if settings.profile is Profile.LOCAL:
+            from ecom_pipeline.runtime.run_services import local_services
+
             source = None if api_url else build_source(data_dir, synthetic_carts, seed)
-            buckets = (settings.storage.raw_bucket, settings.storage.curated_bucket)
-            with LocalRuntime(buckets, source):
-                summary = ecom_pipeline(params)
+            requested = source_spec(data_dir, synthetic_carts, seed)  # `emulators up`'s services if they run, else own
+            with local_services(settings, source, requested, running, spans) as ready:
+                with spans.span("imports"):  # once Prefect's API is chosen: Prefect reads PREFECT_API_URL on import
+                    from flows.pipeline import PipelineParameters, ecom_pipeline
+                ready.wait_for_prefect()
+                with spans.span("flow"):
+                    summary = ecom_pipeline(PipelineParameters(**parameters))
         else:
-            summary = ecom_pipeline(params)
+            from flows.pipeline import PipelineParameters, ecom_pipeline
+
+            summary = ecom_pipeline(PipelineParameters(**parameters))
     except PipelineError as error:
         raise _fail(str(error)) from error
+    summary["timings"] = {**spans.as_json(), **summary.get("timings", {})}
     summary["seconds"] = round(time.monotonic() - started, 1)
     print_summary(console, summary)
     if summary_json:
@@ -198,9 +224,12 @@ def emulators_up(
     data_dir: DataDirOption = None,
     synthetic_carts: SyntheticCartsOption = None,
     seed: SeedOption = 42,
+    prefect_api: Annotated[bool, typer.Option(help="Also keep a Prefect API for `run`, if none is configured.")] = True,
 ) -> None:
-    """Start S3 (moto), Snowflake (fakesnow) and the API; print `export` lines; run until Ctrl-C or `down`."""
+    """Start S3, Snowflake (set up), the API and a Prefect API for `run`; print `export` lines; run until stopped."""
     from ecom_pipeline.runtime.local import LocalRuntime
+    from ecom_pipeline.runtime.prefect_api import kept_prefect_api
+    from ecom_pipeline.warehouse.setup_state import set_up_emulator_warehouse
 
     _configure_logging(False)
     settings = load_settings()
@@ -214,10 +243,15 @@ def emulators_up(
         need_java=False,
     )
     state = settings.work_dir / EMULATORS_STATE_FILE
-    with runtime as endpoints:
+    # Prefect's API first: it takes the longest to come up, and does so while the emulators start.
+    with kept_prefect_api(prefect_api) as prefect_api_url, runtime as endpoints:
         env = endpoints.as_env()
-        state.parent.mkdir(parents=True, exist_ok=True)
-        state.write_text(json.dumps({"pid": os.getpid(), "env": env}, indent=2))
+        try:  # once, while Prefect's API starts: every run then finds it in place
+            set_up_emulator_warehouse(load_settings())
+        except PipelineError as error:
+            console.print(f"warehouse set-up failed, each run tries again: {error}", highlight=False)
+        served = source_spec(data_dir, synthetic_carts or (None if data_dir else DEFAULT_SYNTHETIC_CARTS), seed)
+        record_emulators(settings.work_dir, os.getpid(), env, served or {}, prefect_api_url())
         console.print(
             'Emulators are up. In another shell, paste these (or run `eval "$(ecom-pipeline emulators env)"`):\n'
         )
@@ -242,21 +276,13 @@ def emulators_env() -> None:
     """Print the running emulators' endpoints as `export` lines: `eval "$(ecom-pipeline emulators env)"`."""
     state = _emulators_state()
     recorded = json.loads(state.read_text()) if state.is_file() else None
-    if recorded is None or not _is_running(recorded["pid"]):
+    if recorded is None or not is_running(recorded["pid"]):
         typer.echo(
             f"error: no running emulators recorded in {state}; start them with `ecom-pipeline emulators up`", err=True
         )
         raise typer.Exit(code=1)
     for name, value in recorded["env"].items():
         typer.echo(f"export {name}={shlex.quote(value)}")
-
-
-def _is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @emulators_app.command("down")

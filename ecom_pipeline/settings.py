@@ -21,7 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Protocol, runtime_checkable
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ecom_pipeline.retry_policy import SOURCE_PAGE
@@ -242,6 +242,32 @@ class SnowflakeSettings(BaseSettings):
     )
 
 
+class QualitySettings(BaseSettings):
+    """Data-quality thresholds (`ecom_pipeline/quality.py`, docs/reliability.md): a figure above `*_warn` warns, above
+    `*_fail` fails the run. Figures are ratios (0.05 = 5 %); `inf` never warns or fails. A run may override them."""
+
+    model_config = _config("ECOM_DQ_")
+
+    quarantine_share_warn: float = Field(
+        default=0.01, ge=0, description="Records quarantined / received, per resource landed and for the orders."
+    )
+    quarantine_share_fail: float = Field(default=0.05, ge=0, description="Above this share the run fails.")
+    duplicate_share_warn: float = Field(default=0.01, ge=0, description="Cart lines removed as duplicates / read.")
+    duplicate_share_fail: float = Field(default=0.05, ge=0, description="Above this share the run fails.")
+    row_change_warn: float = Field(
+        default=0.2, ge=0, description="abs(rows - the previous run's rows) / the previous run's rows, per resource."
+    )
+    row_change_fail: float = Field(default=0.5, ge=0, description="Above this change the run fails.")
+
+    @model_validator(mode="after")
+    def _warn_not_above_fail(self) -> QualitySettings:
+        for check in ("quarantine_share", "duplicate_share", "row_change"):
+            warn, fail = getattr(self, f"{check}_warn"), getattr(self, f"{check}_fail")
+            if warn > fail:
+                raise ValueError(f"{check}_warn ({warn}) must not be above {check}_fail ({fail})")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything a pipeline run needs, grouped by stage."""
 
@@ -268,12 +294,22 @@ class Settings(BaseSettings):
             "whole order_date partitions. The default covers a Glue job at its timeout plus the load."
         ),
     )
+    reprocess_max_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description=(
+            "Most dates a reprocess may run at once (its --concurrency is checked against it). Each is a Spark job: "
+            "locally a JVM on this host's cores; on aws also capped by the Glue job's MaxConcurrentRuns."
+        ),
+    )
 
     api: ApiSettings = Field(default_factory=ApiSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     glue: GlueSettings = Field(default_factory=GlueSettings)
     snowflake: SnowflakeSettings = Field(default_factory=SnowflakeSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
 
     @field_validator("resources", mode="before")
     @classmethod

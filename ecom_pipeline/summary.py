@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from ecom_pipeline.extract.drift import drift_counts
 
 # Keys of the flow's summary that hold live objects for the console, not data for JSON.
 CONSOLE_ONLY_KEYS = ("report",)
@@ -85,6 +88,19 @@ def stages_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def signal_lines(summary: dict[str, Any]) -> list[str]:
+    """Schema drift per resource, and the data-quality checks: a count, then each one that did not pass."""
+    resources = summary.get("resources", {}).items()
+    drift = [f"{name}: {drift_counts(report)}" for name, landed in resources if (report := landed.get("schema_drift"))]
+    lines = [f"[bold]schema[/]     {'; '.join(drift)}"] if drift else []
+    checks = summary.get("data_quality", [])
+    if checks:
+        flagged = [check for check in checks if check["severity"] != "passed"]
+        lines.append(f"[bold]quality[/]    {len(checks)} checks, {len(checks) - len(flagged)} passed")
+        lines += [f"  {check['severity']}: {escape(check['message'])}" for check in flagged]
+    return lines
+
+
 def print_summary(console: Console, summary: dict[str, Any]) -> None:
     """Print the run's summary: ingest, stages, KPIs and view tops, total time."""
     console.print()
@@ -92,7 +108,7 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     for name, landed in list(summary.get("resources", {}).items())[:1]:
         location = str(landed.get("location", "")).replace(f"/{name}/", "/<resource>/")
         console.print(f"raw zone: {location}", highlight=False, soft_wrap=True)
-    for line in stages_lines(summary):
+    for line in [*stages_lines(summary), *signal_lines(summary)]:
         console.print(line, highlight=False)
     report = summary.get("report")
     if report is not None:

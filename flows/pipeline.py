@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.runtime import flow_run
@@ -21,7 +21,6 @@ from prefect.states import State
 from prefect.tasks import Task
 from pydantic import BaseModel, Field
 
-from ecom_pipeline.blocks import load_settings_from_blocks
 from ecom_pipeline.exceptions import PipelineError, StageError, is_transient
 from ecom_pipeline.ingest import ingest_resource
 from ecom_pipeline.land import new_run_id
@@ -29,14 +28,18 @@ from ecom_pipeline.locks import curated_write_lock, run_lock
 from ecom_pipeline.retry_policy import TASK_RETRIES
 from ecom_pipeline.secret_store import resolve_secrets
 from ecom_pipeline.settings import Profile, Settings, load_settings
+from ecom_pipeline.timings import Spans
 from ecom_pipeline.transform.incremental import transform_unless_unchanged
-from ecom_pipeline.warehouse.connection import bootstrap_warehouse
-from ecom_pipeline.warehouse.loader import load_orders
 from ecom_pipeline.warehouse.report import read_report
+from ecom_pipeline.warehouse.setup_state import set_up_emulator_warehouse
+from flows import assets
 from flows.faults import inject_fault
 from flows.hooks import notify_failure
+from flows.materializing import materialize_from
 from flows.reporting import publish_artifacts, write_report_files
 from flows.run_logs import stage_logs_to_flow_run
+from flows.signals import QualityGate, QualityOverrides, quality_with_overrides
+from flows.while_job_runs import prepared_while_job_runs
 
 Resource = Literal["users", "products", "carts"]
 
@@ -51,6 +54,9 @@ class PipelineParameters(BaseModel):
     default_order_status: str | None = Field(default=None, description="Status for carts without one.")
     api_url: str | None = Field(default=None, description="Source API base URL; empty = settings.")
     report_dir: str | None = Field(default=None, description="Where charts and the report go; empty = work dir.")
+    quality: QualityOverrides | None = Field(  # type: ignore[valid-type]  # built from QualitySettings' fields
+        default=None, description="Data-quality thresholds for this run (ECOM_DQ_* in lower case); empty = settings."
+    )
 
 
 def resolve_settings(params: PipelineParameters, base: Settings | None = None) -> Settings:
@@ -58,7 +64,10 @@ def resolve_settings(params: PipelineParameters, base: Settings | None = None) -
     settings = base or load_settings()
     if settings.profile is Profile.AWS:
         # Credentials and names from Prefect blocks where they exist; never for local runs, which must not
-        # pick up real credentials from a shared Prefect server.
+        # pick up real credentials from a shared Prefect server. Imported here: prefect-aws and prefect-snowflake
+        # take seconds to import (snowflake.core), which a local run never needs.
+        from ecom_pipeline.blocks import load_settings_from_blocks
+
         settings = load_settings_from_blocks(settings)
     # Secrets Manager (when ECOM_SECRET_ID names a secret), then the Snowflake sign-in check: once per run, here,
     # so a missing secret or a bad key fails the run before any task (no retry) and a rotated one is used next run.
@@ -70,6 +79,8 @@ def resolve_settings(params: PipelineParameters, base: Settings | None = None) -
         top["cost_ratio"] = params.cost_ratio
     if params.default_order_status:
         top["default_order_status"] = params.default_order_status
+    if params.quality is not None:
+        top["quality"] = quality_with_overrides(settings.quality, params.quality)
     api: dict[str, Any] = {}
     if params.page_size is not None:
         api["page_size"] = params.page_size
@@ -94,7 +105,8 @@ def _retries(stage: str) -> dict[str, Any]:
     }
 
 
-@task(
+@materialize_from(
+    assets.landing,
     name="fetch-and-land",
     **_retries("fetch-and-land"),
     timeout_seconds=3600,
@@ -116,10 +128,12 @@ def fetch_and_land(settings: Settings, resource: str, run_id: str) -> dict[str, 
         len(result.parts),
         landed["location"],
     )
+    assets.record(assets.landed_figures(settings, resource, run_id, landed))
     return landed
 
 
-@task(
+@materialize_from(
+    assets.transformation,
     name="glue-run",
     **_retries("glue-run"),
     timeout_seconds=7200,
@@ -140,10 +154,12 @@ def run_transform(settings: Settings, run_id: str) -> dict[str, Any]:
         summary["rows_quarantined"],
         ", ".join(summary["partitions_written"]),
     )
+    assets.record(assets.transformed_figures(settings, run_id, summary))
     return summary
 
 
-@task(
+@materialize_from(
+    assets.warehouse_load,
     name="snowflake-load",
     **_retries("snowflake-load"),
     timeout_seconds=3600,
@@ -155,9 +171,14 @@ def load_warehouse(settings: Settings, run_id: str, job_summary: dict[str, Any])
     When the transform reused an earlier job's output and `orders` already holds it, the load is skipped.
     """
     inject_fault("snowflake-load")
+    setup_started = time.monotonic()
     if settings.snowflake.emulator:
-        # An emulator starts empty; on Snowflake the set-up is the one-time `bootstrap-warehouse` command.
-        get_run_logger().info("warehouse emulator: %s", bootstrap_warehouse(settings))
+        # An emulator starts empty; on Snowflake the set-up is the one-time `bootstrap-warehouse` command. One query
+        # tells when it is in place already (an emulator `emulators up` keeps): then nothing is re-run.
+        get_run_logger().info("warehouse emulator: %s", set_up_emulator_warehouse(settings))
+    setup_seconds = round(time.monotonic() - setup_started, 3)
+    from ecom_pipeline.warehouse.loader import load_orders  # imports pyspark's types: done while the job runs
+
     result = load_orders(
         settings,
         job_summary["partitions_written"],
@@ -166,16 +187,18 @@ def load_warehouse(settings: Settings, run_id: str, job_summary: dict[str, Any])
         skip_if_loaded=bool(job_summary.get("reused")),
     )
     get_run_logger().info("warehouse: %s", result.as_dict())
-    return result.as_dict()
+    assets.record(assets.loaded_figures(settings, run_id, result.as_dict(), job_summary))
+    return {**result.as_dict(), "setup_seconds": setup_seconds}
 
 
-@task(name="report", **_retries("report"), timeout_seconds=600, cache_policy=NO_CACHE)
+@materialize_from(assets.reporting, name="report", **_retries("report"), timeout_seconds=600, cache_policy=NO_CACHE)
 def build_report(settings: Settings, summary: dict[str, Any], report_dir: Path) -> dict[str, Any]:
     """Read the views, publish artifacts, write charts; return the KPIs."""
     inject_fault("report")
     report = read_report(settings)
     files = write_report_files(report, report_dir)
     publish_artifacts(report, summary)
+    assets.record(assets.reported_figures(settings, summary.get("run_id"), report))
     return {"kpis": report.kpis_json(), "report": report, "files": [str(path) for path in files]}
 
 
@@ -218,15 +241,25 @@ def _run_pipeline(params: PipelineParameters) -> dict[str, Any]:
     # One run per date at a time: a second one is refused with a clear error, never interleaved. Transform and
     # load rewrite whole order_date partitions, which runs of other dates may share: one run at a time, the
     # others wait (locks.py).
+    spans = Spans()  # each stage's wall-clock span, in the summary as `timings` (ecom_pipeline/timings.py)
     with run_lock(settings, settings.run_date):
-        for resource in settings.resources:
-            landed = _stage(f"fetch-and-land {resource}", fetch_and_land, settings, resource, run_id)
-            summary["resources"][resource] = landed
+        quality = QualityGate(settings)  # reads the previous run's figures before this run replaces any
+        with spans.span("fetch_and_land"):
+            for resource in settings.resources:
+                landed = _stage(f"fetch-and-land {resource}", fetch_and_land, settings, resource, run_id)
+                summary["resources"][resource] = landed
+        quality.after_landing(summary)  # schema drift, raw-zone checks: events, artifacts; a breach stops the run
         with curated_write_lock(settings):
-            summary["transform"] = _stage("glue-run", run_transform, settings, run_id)
-            summary["warehouse"] = _stage("snowflake-load", load_warehouse, settings, run_id, summary["transform"])
+            # The warehouse set-up and the load's and report's imports do not need the job: they run beside it.
+            with spans.span("transform"), prepared_while_job_runs(settings):
+                summary["transform"] = _stage("glue-run", run_transform, settings, run_id)
+            with spans.span("warehouse"):
+                summary["warehouse"] = _stage("snowflake-load", load_warehouse, settings, run_id, summary["transform"])
+        quality.after_load(summary)  # the orders' checks, then the data-quality artifact
     report_dir = Path(params.report_dir) if params.report_dir else settings.work_dir / "reports" / run_id
-    reported = _stage("report", build_report, settings, summary, report_dir)
+    with spans.span("reporting"):
+        reported = _stage("report", build_report, settings, summary, report_dir)
+    summary["timings"] = spans.as_json()
     summary["kpis"] = reported["kpis"]
     summary["report_files"] = reported["files"]
     summary["seconds"] = round(time.monotonic() - started, 1)

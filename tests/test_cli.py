@@ -19,7 +19,7 @@ from ecom_pipeline.cli import app
 @pytest.mark.parametrize(
     "command",
     [["run"], ["serve-api"], ["serve-snowflake"], ["emulators", "up"], ["emulators", "down"], ["bootstrap-warehouse"],
-     ["report"], ["glue", "deploy"], ["blocks"]],
+     ["report"], ["glue", "deploy"], ["blocks"], ["automations", "apply"], ["reprocess"]],
 )  # fmt: skip
 def test_every_command_explains_itself(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])
@@ -31,6 +31,17 @@ def test_data_dir_with_a_remote_profile_is_refused(dummyjson_dir: Path) -> None:
     result = CliRunner().invoke(app, ["run", "--profile", "aws", "--data-dir", str(dummyjson_dir)])
     assert result.exit_code == 1
     assert "only apply to the local profile" in result.output
+
+
+def test_reprocess_without_running_emulators_says_there_is_nothing_to_reprocess(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ECOM_WORK_DIR", str(tmp_path))
+    monkeypatch.setenv("ECOM_PROFILE", "local")
+    result = CliRunner().invoke(app, ["reprocess", "--from", "2026-06-16", "--to", "2026-06-17"])
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert "nothing to reprocess" in message and f"no live {tmp_path / 'emulators.json'}" in message
 
 
 def test_bad_run_date_names_the_option() -> None:

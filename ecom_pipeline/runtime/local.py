@@ -12,7 +12,9 @@ import os
 import shutil
 import signal
 import threading
+import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
 
@@ -24,6 +26,8 @@ from ecom_pipeline.source.data import DataSource
 from ecom_pipeline.source.server import ApiServer
 
 logger = logging.getLogger("ecom_pipeline.runtime")
+
+LOOPBACK_API_RATE_LIMIT = "1000"  # requests per second to the embedded API: no limit in practice
 
 
 def require_java() -> str:
@@ -46,6 +50,7 @@ class LocalEndpoints:
     s3_endpoint_url: str
     snowflake_port: int
     api_url: str | None = None
+    api_rate_limit: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def as_env(self) -> dict[str, str]:
@@ -60,6 +65,8 @@ class LocalEndpoints:
         }
         if self.api_url:
             env["ECOM_API_BASE_URL"] = self.api_url
+        if self.api_rate_limit:
+            env["ECOM_API_RATE_LIMIT_PER_SECOND"] = self.api_rate_limit
         return env
 
 
@@ -87,36 +94,58 @@ class LocalRuntime:
         self._snowflake_port = snowflake_port
         self.snowflake: FakesnowEmulator | None = None
         self.endpoints: LocalEndpoints | None = None
+        self.started_span: tuple[float, float] | None = None  # wall-clock start and end of `start()`
         self._saved_env: dict[str, str | None] = {}
         self._saved_sigterm: object = None
 
     def start(self) -> LocalEndpoints:
-        """Start every service, export the endpoints, and return them."""
+        """Start every service side by side, export the endpoints, and return them.
+
+        moto and the API serve from threads of this process, fakesnow from a process of its own: none waits for
+        another (fakesnow reads S3 only when a COPY runs, and learns S3's address before S3 is up).
+        """
         if self._need_java:
             require_java()
+        started = time.time()
         try:
-            s3_url = self.s3.start(self._buckets)
-            logger.info("S3 emulator (moto) on %s with buckets %s", s3_url, ", ".join(self._buckets))
-            api_url = None
-            if self.api is not None:
-                api_url = self.api.start().url
-                logger.info("DummyJSON-compatible API on %s", api_url)
+            s3_url = self.s3.reserve()
             self.snowflake = FakesnowEmulator(port=self._snowflake_port, env=emulator_env(s3_url))
-            _host, snowflake_port = self.snowflake.start()
+            with ThreadPoolExecutor(max_workers=3, thread_name_prefix="emulator-start") as pool:
+                s3 = pool.submit(self.s3.start, self._buckets)
+                api = pool.submit(self.api.start) if self.api is not None else None
+                snowflake = pool.submit(self.snowflake.start)
+                wait([future for future in (s3, api, snowflake) if future is not None])
+            s3.result()  # the first failure is raised; the `except` below stops whatever did start
+            logger.info("S3 emulator (moto) on %s with buckets %s", s3_url, ", ".join(self._buckets))
+            api_url = api.result().url if api is not None else None
+            if api_url:
+                logger.info("DummyJSON-compatible API on %s", api_url)
+            _host, snowflake_port = snowflake.result()
             logger.info("Snowflake emulator (fakesnow) on %s:%s", LOOPBACK, snowflake_port)
         except BaseException:
             self.stop()
             raise
-        self.endpoints = LocalEndpoints(s3_endpoint_url=s3_url, snowflake_port=snowflake_port, api_url=api_url)
+        self.started_span = (started, time.time())
+        # The default rate limit is the public DummyJSON's manners (~10 requests/s); the embedded API is on loopback
+        # and needs none. A value the user set stays.
+        rate = None if not api_url or "ECOM_API_RATE_LIMIT_PER_SECOND" in os.environ else LOOPBACK_API_RATE_LIMIT
+        self.endpoints = LocalEndpoints(
+            s3_endpoint_url=s3_url, snowflake_port=snowflake_port, api_url=api_url, api_rate_limit=rate
+        )
         self._export(self.endpoints.as_env())
         return self.endpoints
 
     def stop(self) -> None:
-        """Stop whatever runs and restore the environment; safe to call twice."""
+        """Stop whatever runs and restore the environment; safe to call twice.
+
+        fakesnow is asked to stop first and waited for last: its process shuts down while the threads stop.
+        """
+        if self.snowflake is not None:
+            self.snowflake.terminate()
         for stop in (
-            self.snowflake.stop if self.snowflake else None,
             self.api.stop if self.api else None,
             self.s3.stop,
+            self.snowflake.stop if self.snowflake else None,
         ):
             if stop is None:
                 continue

@@ -40,6 +40,15 @@ class S3Emulator:
             raise RuntimeError("S3Emulator.endpoint_url read before start()")
         return f"http://{LOOPBACK}:{self.port}"
 
+    def reserve(self) -> str:
+        """Choose the port (checked free) before starting, and return the endpoint URL it will serve.
+
+        Lets services that read S3 start at the same time as S3 itself.
+        """
+        if self.port is None:
+            self.port = resolve_port("S3 emulator (moto)", self._requested_port)
+        return self.endpoint_url
+
     def start(self, buckets: Iterable[str] = ()) -> str:
         """Start the server (idempotent) and create `buckets`; return the endpoint URL."""
         if self._server is None:

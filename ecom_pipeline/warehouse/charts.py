@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display on servers and workers
-
-import matplotlib.pyplot as plt
+from typing import Any
 
 from ecom_pipeline.warehouse.report import Report
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on its file-only backend, imported on first use.
+
+    About a second to import: the report needs it, the rest of the flow does not (a local run imports it while its
+    Spark job runs, flows/while_job_runs.py).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers and workers
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def write_charts(report: Report, out_dir: Path) -> list[Path]:
@@ -24,6 +33,7 @@ def write_charts(report: Report, out_dir: Path) -> list[Path]:
 
 def _daily_revenue(report: Report, path: Path) -> Path:
     rows = report.views.get("vw_daily_revenue", [])
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(9, 4))
     try:
         days = [row["order_date"] for row in rows]
@@ -43,6 +53,7 @@ def _daily_revenue(report: Report, path: Path) -> Path:
 
 def _by_category(report: Report, path: Path) -> Path:
     rows = sorted(report.views.get("vw_sales_by_category", []), key=lambda row: row["revenue"])
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(9, 0.4 * max(len(rows), 4) + 1))
     try:
         axes.barh([str(row["category"]) for row in rows], [float(row["revenue"]) for row in rows], color="#54a24b")

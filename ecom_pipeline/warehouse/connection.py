@@ -1,14 +1,17 @@
-"""Snowflake connections, the statement runner (with the emulator adapter) and the warehouse bootstrap."""
+"""Snowflake connections, the statement runner (with the emulator adapter) and the warehouse bootstrap.
+
+The Snowflake connector is imported when the first connection opens, not with this module: the flow imports this
+module at its start, and a local run can import the connector while its Spark job runs (flows/while_job_runs.py).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-
-import snowflake.connector
-from snowflake.connector.errors import Error as SnowflakeError
 
 from ecom_pipeline.exceptions import WarehouseError
 from ecom_pipeline.settings import Settings, SnowflakeSettings
@@ -39,7 +42,7 @@ class Warehouse:
         statements: Sequence[str] = (sql,)
         merge_counts = None
         if self.emulator:
-            adapted = adapt(sql)
+            adapted = adapt(sql, self._column_scales)
             if adapted.skipped:
                 self.skipped.append(adapted.gap.statement if adapted.gap else sql[:40])
                 logger.debug("emulator adapter skipped: %s", sql.splitlines()[0])
@@ -54,10 +57,16 @@ class Warehouse:
 
     def query_dicts(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
         """Run a query and return rows as dicts keyed by lower-case column name."""
+        return self.query_table(sql, params)[1]
+
+    def query_table(
+        self, sql: str, params: Sequence[Any] | None = None
+    ) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+        """Run a query; return its lower-case column names in order (known even without rows) and its rows."""
         with self.connection.cursor() as cursor:
             self._execute_cursor(cursor, sql, params)
-            names = [column[0].lower() for column in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            names = tuple(column[0].lower() for column in cursor.description)
+            return names, [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -70,6 +79,25 @@ class Warehouse:
             raise
         self._run("commit", None)
 
+    def _column_scales(self, tables: Sequence[tuple[str, str, str]]) -> dict[str, int]:
+        """Declared scale of the NUMBER columns of `tables` (database, schema, table) by upper-case name.
+
+        For the emulator's SUM rewrite. A name whose scale differs between the tables is left out (then the
+        adapter takes it as money).
+        """
+        scales: defaultdict[str, set[int]] = defaultdict(set)
+        for database, schema, table in tables:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", database):
+                continue  # a quoted name: no lookup (the adapter takes its sums as money)
+            rows = self._run(
+                f"select column_name, numeric_scale from {database}.information_schema.columns "
+                "where table_schema = ? and table_name = ? and data_type = 'NUMBER'",
+                [schema.upper(), table.upper()],
+            )
+            for name, scale in rows:
+                scales[str(name).upper()].add(int(scale))
+        return {name: found.pop() for name, found in scales.items() if len(found) == 1}
+
     def _run(self, sql: str, params: Sequence[Any] | None) -> list[Row]:
         with self.connection.cursor() as cursor:
             self._execute_cursor(cursor, sql, params)
@@ -77,6 +105,8 @@ class Warehouse:
 
     @staticmethod
     def _execute_cursor(cursor: Any, sql: str, params: Sequence[Any] | None) -> None:
+        from snowflake.connector.errors import Error as SnowflakeError
+
         try:
             cursor.execute(sql, params)
         except SnowflakeError as error:
@@ -126,6 +156,9 @@ def connect(sf: SnowflakeSettings) -> Iterator[Warehouse]:
     it carries applies (authenticator endpoint, workload identity provider, autocommit, ...); the sign-in values
     and the pipeline's own arguments go on top. Without one, the stock connector takes the same arguments.
     """
+    import snowflake.connector
+    from snowflake.connector.errors import Error as SnowflakeError
+
     kwargs = connect_kwargs(sf)  # a ConfigError here (bad key, two methods) is raised before any network call
     factory = sf.credentials_block
     try:
@@ -139,16 +172,24 @@ def connect(sf: SnowflakeSettings) -> Iterator[Warehouse]:
         connection.close()
 
 
+def setup_statements(settings: Settings) -> tuple[dict[str, str], list[str]]:
+    """The names and every rendered statement of sql/setup/01..04 and sql/views/ (every name validated)."""
+    names = names_from_settings(settings.snowflake, settings.storage)
+    return names, [statement for path in SETUP_FILES for statement in load_sql_file(path, names)]
+
+
+def bootstrap_session(sf: SnowflakeSettings) -> SnowflakeSettings:
+    """The bootstrap's session: `bootstrap_user` (default `user`) with `bootstrap_role`."""
+    return sf.model_copy(update={"user": sf.bootstrap_user or sf.user, "role": sf.bootstrap_role})
+
+
 def bootstrap_warehouse(settings: Settings) -> BootstrapResult:
-    """Run sql/setup/01..04 and the analytics views as the bootstrap role; report what changed.
+    """Run sql/setup/01..04 and sql/views/ (one file per view) as the bootstrap role; report what changed.
 
     Every statement is rendered (every name validated) before connecting. The session is the bootstrap user's
     (`bootstrap_user`, default `user`) with `bootstrap_role`; the SQL grants the loader role (`role`) to `user`.
     Every statement is safe to run again: a second run reports that nothing changed.
     """
-    sf = settings.snowflake
-    names = names_from_settings(sf, settings.storage)
-    statements = [statement for path in SETUP_FILES for statement in load_sql_file(path, names)]
-    admin = sf.model_copy(update={"user": sf.bootstrap_user or sf.user, "role": sf.bootstrap_role})
-    with connect(admin) as warehouse:
+    names, statements = setup_statements(settings)
+    with connect(bootstrap_session(settings.snowflake)) as warehouse:
         return track_bootstrap(warehouse, statements, loader_role=names["role"], files=len(SETUP_FILES))
