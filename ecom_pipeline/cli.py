@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from ecom_pipeline.automations_cli import automations_app
+from ecom_pipeline.console import console, fail
 from ecom_pipeline.exceptions import PipelineError
 from ecom_pipeline.process_exit import skip_last_collection
 from ecom_pipeline.reprocess_cli import reprocess_app
@@ -56,7 +56,6 @@ glue_app = typer.Typer(help="Manage the AWS Glue job of the `aws` profile.")
 app.add_typer(glue_app, name="glue")
 app.add_typer(automations_app, name="automations")  # ecom_pipeline/automations_cli.py
 
-console = Console()
 # Under the work dir (ECOM_WORK_DIR, default .ecom): `emulators up`, `env` and `down` must see the same settings.
 EMULATORS_STATE_FILE = STATE_FILE
 
@@ -79,11 +78,6 @@ SyntheticCartsOption = Annotated[
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the synthetic data generator.")]
 DEFAULT_SYNTHETIC_CARTS = 500
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False, markup=True)
-    return typer.Exit(code=1)
 
 
 def build_source(data_dir: Path | None, synthetic_carts: int | None, seed: int = 42) -> DataSource:
@@ -139,13 +133,13 @@ def run(
     parsed_date = _parse_date(run_date)
     settings = load_settings()
     if settings.profile is not Profile.LOCAL and (data_dir or synthetic_carts):
-        raise _fail("--data-dir and --synthetic-carts only apply to the local profile")
+        raise fail("--data-dir and --synthetic-carts only apply to the local profile")
     running = running_emulators(settings.work_dir) if settings.profile is Profile.LOCAL else None
     if running is not None:  # they serve the data they started with: refused before anything slow starts
         try:
             check_same_source(running, source_spec(data_dir, synthetic_carts, seed))
         except PipelineError as error:
-            raise _fail(str(error)) from error
+            raise fail(str(error)) from error
     if api_url or settings.profile is not Profile.LOCAL:
         # An outside source is checked before anything slow starts (Prefect alone takes seconds to import).
         from ecom_pipeline.ingest import check_source
@@ -153,7 +147,7 @@ def run(
         try:
             check_source(settings.updated(api={"base_url": api_url} if api_url else {}), settings.resources)
         except PipelineError as error:
-            raise _fail(str(error)) from error
+            raise fail(str(error)) from error
 
     from ecom_pipeline.summary import print_summary, summary_as_json
     from ecom_pipeline.timings import Spans
@@ -179,7 +173,7 @@ def run(
 
             summary = ecom_pipeline(PipelineParameters(**parameters))
     except PipelineError as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     summary["timings"] = {**spans.as_json(), **summary.get("timings", {})}
     summary["seconds"] = round(time.monotonic() - started, 1)
     print_summary(console, summary)
@@ -290,7 +284,7 @@ def emulators_down() -> None:
     """Stop the emulators that `emulators up` started."""
     state = _emulators_state()
     if not state.is_file():
-        raise _fail(f"no running emulators recorded in {state}")
+        raise fail(f"no running emulators recorded in {state}")
     pid = json.loads(state.read_text())["pid"]
     try:
         os.kill(pid, signal.SIGTERM)
@@ -320,7 +314,7 @@ def bootstrap_warehouse_command() -> None:
         settings = resolve_secrets(load_settings())  # Secrets Manager (ECOM_SECRET_ID), once for this command
         ran = bootstrap_warehouse(settings)
     except PipelineError as error:  # a name in the settings that is not a valid identifier included
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     console.print(f"warehouse {settings.snowflake.database}.{settings.snowflake.schema_name} ready: {ran}")
 
 
@@ -341,7 +335,7 @@ def glue_deploy() -> None:
         location = launcher.upload_script()
         action = launcher.deploy()
     except PipelineError as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     console.print(f"Glue job {settings.glue.job_name} {action}; script at {location}")
 
 
@@ -359,7 +353,7 @@ def blocks(
     try:
         names = upsert_blocks(load_settings(), prefix=prefix)
     except PipelineError as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
     console.print("saved blocks: " + ", ".join(names))
 
 
@@ -383,7 +377,7 @@ def report(
             figures = read_day(settings, day)
             console.print(day_table(figures) if figures else f"no orders on {day.isoformat()}")
     except PipelineError as error:
-        raise _fail(str(error)) from error
+        raise fail(str(error)) from error
 
 
 def _parse_date(value: str | None) -> date | None:

@@ -16,18 +16,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from ecom_pipeline.console import console, fail
 from ecom_pipeline.exceptions import PipelineError, ReprocessError
 from ecom_pipeline.settings import Profile, load_settings
-
-console = Console()
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False, markup=True)
-    return typer.Exit(code=1)
 
 
 def _date(option: str, value: str) -> date:
@@ -160,14 +153,14 @@ def reprocess_app(configure_logging: Callable[[bool], None]) -> typer.Typer:
         from ecom_pipeline.runtime.running import STATE_FILE, local_emulators, running_emulators
 
         if settings.profile is Profile.LOCAL and running_emulators(settings.work_dir) is None:
-            raise _fail(
+            raise fail(
                 "nothing to reprocess: in the local profile the raw zone lives in the emulators of "
                 f"`ecom-pipeline emulators up`, and none are running (no live {settings.work_dir / STATE_FILE}). "
                 "Start them, land dates with `ecom-pipeline run --run-date YYYY-MM-DD`, then reprocess."
             )
         most = settings.reprocess_max_concurrency
         if concurrency > most:
-            raise _fail(f"--concurrency {concurrency} is above ECOM_REPROCESS_MAX_CONCURRENCY ({most})")
+            raise fail(f"--concurrency {concurrency} is above ECOM_REPROCESS_MAX_CONCURRENCY ({most})")
         from pydantic import ValidationError  # Prefect and the flow: seconds to import, only past the checks
 
         from ecom_pipeline.summary import summary_as_json
@@ -184,7 +177,7 @@ def reprocess_app(configure_logging: Callable[[bool], None]) -> typer.Typer:
             )
         except ValidationError as error:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-            raise _fail(f"invalid reprocess parameters: {problems}") from None
+            raise fail(f"invalid reprocess parameters: {problems}") from None
         try:
             if settings.profile is Profile.LOCAL:
                 with local_emulators(settings, None, None):
@@ -194,9 +187,9 @@ def reprocess_app(configure_logging: Callable[[bool], None]) -> typer.Typer:
         except ReprocessError as error:
             print_reprocess_summary(error.summary, status="failed")
             _write_json(summary_json, summary_as_json(error.summary))
-            raise _fail(str(error)) from error
+            raise fail(str(error)) from error
         except PipelineError as error:
-            raise _fail(str(error)) from error
+            raise fail(str(error)) from error
         print_reprocess_summary(summary)
         _write_json(summary_json, summary_as_json(summary))
 
