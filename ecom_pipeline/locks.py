@@ -66,8 +66,7 @@ class RunLockedError(PipelineError):
 
 
 def _lock_key(settings: Settings, name: str) -> str:
-    prefix = settings.storage.raw_prefix.strip("/")
-    return "/".join(part for part in (prefix, LOCK_FOLDER, name) if part)
+    return settings.storage.raw_key(LOCK_FOLDER, name)
 
 
 def lock_key(settings: Settings, run_date: date) -> str:

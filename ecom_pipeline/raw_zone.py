@@ -23,7 +23,7 @@ MANIFEST_NAME = "_manifest.json"
 
 def date_folder(storage: StorageSettings, resource: str, ingest_date: date) -> str:
     """Key prefix of one resource and day, e.g. `dummyjson/carts/ingest_date=2026-06-17` (no slash)."""
-    return "/".join(p for p in (storage.raw_prefix.strip("/"), resource, f"ingest_date={ingest_date:%Y-%m-%d}") if p)
+    return storage.raw_key(resource, f"ingest_date={ingest_date:%Y-%m-%d}")
 
 
 def manifest_key(storage: StorageSettings, resource: str, ingest_date: date) -> str:

@@ -109,6 +109,10 @@ class StorageSettings(BaseSettings):
         description="The aws profile's AwsCredentials block, when one exists: every boto3 client comes from it.",
     )
 
+    def raw_key(self, *parts: str) -> str:
+        """A key under the raw prefix, e.g. `dummyjson/_locks/x.lock` (an empty prefix adds nothing)."""
+        return "/".join(part for part in (self.raw_prefix.strip("/"), *parts) if part)
+
     def raw_uri(self, scheme: str = "s3") -> str:
         """Root of the raw zone, e.g. `s3://ecom-raw/dummyjson`."""
         return f"{scheme}://{self.raw_bucket}/{self.raw_prefix}"

@@ -30,8 +30,7 @@ UNKNOWN_JOB_NAME = "unknown-job.json"
 
 
 def _folder_key(settings: Settings, name: str) -> str:
-    prefix = settings.storage.raw_prefix.strip("/")
-    return "/".join(part for part in (prefix, RECORD_FOLDER, name) if part)
+    return settings.storage.raw_key(RECORD_FOLDER, name)
 
 
 def record_key(settings: Settings, ingest_date: date) -> str:
