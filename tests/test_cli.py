@@ -27,7 +27,8 @@ def test_every_command_explains_itself(command: list[str]) -> None:
     assert "Usage" in result.output and len(result.output.splitlines()) > 4
 
 
-def test_data_dir_with_a_remote_profile_is_refused(dummyjson_dir: Path) -> None:
+def test_data_dir_with_a_remote_profile_is_refused(dummyjson_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECOM_PROFILE", "local")  # `--profile` sets it for the process: restored after the test
     result = CliRunner().invoke(app, ["run", "--profile", "aws", "--data-dir", str(dummyjson_dir)])
     assert result.exit_code == 1
     assert "only apply to the local profile" in result.output
