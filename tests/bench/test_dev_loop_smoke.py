@@ -6,6 +6,7 @@ computed does not, so those targets must pass."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -46,9 +47,14 @@ def test_the_dev_loop_stage_times_every_phase_and_prints_the_ratio(tmp_path: Pat
     assert dev["ratio"] == round(warm["wall_seconds"] / dev["spark"]["wall_seconds"], 2)
     assert dev["spark_ran_in_every_run"] is True and dev["results_equal"] is True
     assert cold["results"]["kpis"]["total_orders"] > 0
+    # The README's install compiles the installed packages (`uv sync --compile-bytecode`, also .ci/run's), so no run
+    # compiles Prefect's modules at every start; the stage keeps this machine's PYTHONDONTWRITEBYTECODE by default.
+    assert dev["installed_bytecode"] is True, "set up as the README says: uv sync --compile-bytecode"
+    assert dev["pycache"] is not bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))  # as the environment has it
 
     printed = finished.stdout
     assert re.search(rf"warm / Spark job alone\s+{dev['ratio']:.2f}", printed)
+    assert "Python bytecode: installed packages compiled at install; the rest " in printed
     for phase_label in ("start-up, until the flow begins", "Spark job, in the run", "shutdown (services, summary"):
         assert phase_label in printed
     verdict = "PASS" if dev["ratio"] <= dev["target_ratio"] else "FAIL"
@@ -71,8 +77,8 @@ def test_the_docs_dev_loop_commands_parse_and_the_ci_line_is_this_test(monkeypat
     lines = shell_lines("docs/scaling.md", "bench-dev-loop")
     assert all(argv[:5] == BENCH for argv in lines), lines
 
-    def stage(work: Path, data_dir: Path | None, quick: bool, bytecode: bool) -> None:
-        raise Parsed(data_dir, quick, bytecode)
+    def stage(work: Path, data_dir: Path | None, quick: bool, pycache: bool) -> None:
+        raise Parsed(data_dir, quick, pycache)
 
     monkeypatch.setattr(bench_cli, "bench_dev_loop", stage)
     seen = []
@@ -80,9 +86,9 @@ def test_the_docs_dev_loop_commands_parse_and_the_ci_line_is_this_test(monkeypat
         with pytest.raises(Parsed) as parsed:
             bench_cli.main(argv[5:])
         seen.append(parsed.value.args)
-    assert (None, False, True) in seen and (None, True, True) in seen  # the full stage and the CI's quick one
+    assert (None, False, False) in seen and (None, True, False) in seen  # the full stage and the CI's quick one
     assert any(data_dir is not None and data_dir.name == "2026-06" for data_dir, _, _ in seen)  # the real snapshot
-    assert (None, False, False) in seen  # the same without bytecode, as this machine's environment has it
+    assert (None, False, True) in seen  # the same with Python's own bytecode cache, as on most developers' machines
     assert ["--stages", "dev-loop", "--dev-loop-quick"] in [argv[5:] for argv in lines]
 
 
