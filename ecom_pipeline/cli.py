@@ -166,7 +166,7 @@ def run(
                 with spans.span("imports"):  # once Prefect's API is chosen: Prefect reads PREFECT_API_URL on import
                     from flows.pipeline import PipelineParameters, ecom_pipeline
                 ready.wait_for_prefect()
-                with spans.span("flow"):
+                with spans.span("flow"), ready.flow_settings():
                     summary = ecom_pipeline(PipelineParameters(**parameters))
         else:
             from flows.pipeline import PipelineParameters, ecom_pipeline

@@ -50,6 +50,38 @@ class LocalServices:
         else:
             wait_healthy(self.prefect_api_url, KEPT_API_TIMEOUT_SECONDS, "the Prefect API `emulators up` keeps")
 
+    @contextmanager
+    def flow_settings(self) -> Iterator[None]:
+        """Prefect's settings for the flow: without heartbeats on an API this command chose (`no_flow_heartbeats`);
+        unchanged on an API Prefect has configured, whose server may watch them."""
+        if self.prefect_api_url is None:
+            yield
+            return
+        with no_flow_heartbeats():
+            yield
+
+
+# Prefect's flow-run heartbeat setting (PREFECT_FLOWS_HEARTBEAT_FREQUENCY; the older name is an alias of it).
+HEARTBEAT_VARIABLES = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
+
+
+@contextmanager
+def no_flow_heartbeats() -> Iterator[None]:
+    """Prefect's settings for the block with flow-run heartbeats off, unless the environment sets their frequency.
+
+    A heartbeat event every 180 s (Prefect's default) lets a server's automation mark a run that stopped sending
+    them as crashed. The local APIs this command chooses (its own temporary one, or the one `emulators up` keeps)
+    live no longer than the run or the `up` shell, so nothing there watches them; and Prefect's heartbeat thread
+    sleeps in 1 s steps, so a flow's end waits up to 1 s for it (0.5 s on average).
+    """
+    if any(name in os.environ for name in HEARTBEAT_VARIABLES):
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
 
 def _own_api_needed(running: RunningEmulators | None) -> bool:
     """Start a temporary API only where Prefect would start one itself, and `emulators up` keeps none."""
