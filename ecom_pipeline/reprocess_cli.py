@@ -150,7 +150,7 @@ def reprocess_app(configure_logging: Callable[[bool], None]) -> typer.Typer:
             os.environ["ECOM_PROFILE"] = profile.value
         settings = load_settings()
 
-        from ecom_pipeline.runtime.running import STATE_FILE, local_emulators, running_emulators
+        from ecom_pipeline.runtime.running import STATE_FILE, running_emulators
 
         if settings.profile is Profile.LOCAL and running_emulators(settings.work_dir) is None:
             raise fail(
@@ -161,29 +161,33 @@ def reprocess_app(configure_logging: Callable[[bool], None]) -> typer.Typer:
         most = settings.reprocess_max_concurrency
         if concurrency > most:
             raise fail(f"--concurrency {concurrency} is above ECOM_REPROCESS_MAX_CONCURRENCY ({most})")
-        from pydantic import ValidationError  # Prefect and the flow: seconds to import, only past the checks
-
         from ecom_pipeline.summary import summary_as_json
-        from flows.reprocess import ReprocessParameters, ecom_reprocess
 
-        try:
-            params = ReprocessParameters(
-                from_date=first,
-                to_date=last,
-                cost_ratio=ratio,
-                default_order_status=default_status,
-                concurrency=concurrency,
-                report_dir=str(summary_json.resolve().parent) if summary_json else None,
-            )
-        except ValidationError as error:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-            raise fail(f"invalid reprocess parameters: {problems}") from None
+        parameters = {
+            "from_date": first,
+            "to_date": last,
+            "cost_ratio": ratio,
+            "default_order_status": default_status,
+            "concurrency": concurrency,
+            "report_dir": str(summary_json.resolve().parent) if summary_json else None,
+        }
         try:
             if settings.profile is Profile.LOCAL:
-                with local_emulators(settings, None, None):
-                    summary = ecom_reprocess(params)
+                from ecom_pipeline.runtime.run_services import local_services
+
+                # The emulators and the Prefect API `emulators up` keeps (as `run` uses them); the flow is imported
+                # once its API is chosen: Prefect reads PREFECT_API_URL when it is imported.
+                with local_services(settings, None, None, running_emulators(settings.work_dir)) as ready:
+                    from flows.reprocess import ecom_reprocess
+
+                    params = _reprocess_parameters(parameters)
+                    ready.wait_for_prefect()
+                    with ready.flow_settings():
+                        summary = ecom_reprocess(params)
             else:
-                summary = ecom_reprocess(params)
+                from flows.reprocess import ecom_reprocess
+
+                summary = ecom_reprocess(_reprocess_parameters(parameters))
         except ReprocessError as error:
             print_reprocess_summary(error.summary, status="failed")
             _write_json(summary_json, summary_as_json(error.summary))
@@ -194,6 +198,19 @@ def reprocess_app(configure_logging: Callable[[bool], None]) -> typer.Typer:
         _write_json(summary_json, summary_as_json(summary))
 
     return app
+
+
+def _reprocess_parameters(parameters: dict[str, Any]) -> Any:
+    """The flow's parameters, or one line naming each invalid one."""
+    from pydantic import ValidationError
+
+    from flows.reprocess import ReprocessParameters
+
+    try:
+        return ReprocessParameters(**parameters)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise fail(f"invalid reprocess parameters: {problems}") from None
 
 
 def _write_json(path: Path | None, summary: dict[str, Any]) -> None:
