@@ -199,6 +199,23 @@ class _Scope:
     log_level: int = logging.INFO
 
 
+class _Wait:
+    """The waiting of a lock loop: until `deadline` (monotonic), a notice every WAITING_NOTICE_SECONDS, then a poll."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self._next_notice = time.monotonic()
+
+    def pause(self, timed_out: RunLockedError, notice: str, *args: Any) -> None:
+        """Sleep one poll; past the deadline raise `timed_out` instead; log `notice % args` when one is due."""
+        if time.monotonic() >= self.deadline:
+            raise timed_out
+        if time.monotonic() >= self._next_notice:
+            self._next_notice = time.monotonic() + WAITING_NOTICE_SECONDS
+            logger.info(notice, *args)
+        time.sleep(min(POLL_SECONDS, max(self.deadline - time.monotonic(), 0.05)))
+
+
 @contextmanager
 def _s3_lock(
     settings: Settings, scope: _Scope, wait_seconds: float, ttl_seconds: float, s3_client: Any
@@ -273,7 +290,7 @@ class _Heartbeat(threading.Thread):
 
 def _acquire(s3_client: Any, bucket: str, scope: _Scope, holder: str, ttl_seconds: float, deadline: float) -> str:
     key = scope.key
-    next_notice = time.monotonic()
+    wait = _Wait(deadline)
     while True:
         now = datetime.now(UTC)
         body = json.dumps(_lock_body(scope.name, holder, ttl_seconds)).encode()
@@ -285,24 +302,20 @@ def _acquire(s3_client: Any, bucket: str, scope: _Scope, holder: str, ttl_second
             _break_stale(s3_client, bucket, key, current)
             continue
         who = f"{current.get('holder', 'unknown')} since {current.get('acquired_at', '?')}" if current else "?"
-        if time.monotonic() >= deadline:
-            raise RunLockedError(
+        wait.pause(
+            RunLockedError(
                 f"another {scope.what} is in progress ({who}); it holds s3://{bucket}/{key} "
                 f"until it finishes. Wait and retry, or delete that object if its run is known to be dead."
-            )
-        if time.monotonic() >= next_notice:
-            next_notice = time.monotonic() + WAITING_NOTICE_SECONDS
-            logger.info(
-                "waiting up to %.0f s for another %s to finish (%s; s3://%s/%s)",
-                deadline - time.monotonic(), scope.what, who, bucket, key,
-            )  # fmt: skip
-        time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0.05)))
+            ),
+            "waiting up to %.0f s for another %s to finish (%s; s3://%s/%s)",
+            deadline - time.monotonic(), scope.what, who, bucket, key,
+        )  # fmt: skip
 
 
 def _wait_for_partition_writers(settings: Settings, s3_client: Any, deadline: float) -> None:
     """Return once no other holder has a partition lock; break expired ones; RunLockedError at `deadline`."""
     bucket, prefix = settings.storage.raw_bucket, _lock_key(settings, PARTITION_LOCK_FOLDER) + "/"
-    next_notice = time.monotonic()
+    wait = _Wait(deadline)
     try:
         while True:
             ours, live = _held.get(), []
@@ -315,15 +328,15 @@ def _wait_for_partition_writers(settings: Settings, s3_client: Any, deadline: fl
                         live.append(f"{key.rsplit('/', 1)[-1]} by {lock.get('holder', 'unknown')}")
             if not live:
                 return
-            if time.monotonic() >= deadline:
-                raise RunLockedError(
+            wait.pause(
+                RunLockedError(
                     f"partition writes are still in progress ({', '.join(live)}) under s3://{bucket}/{prefix}; "
                     "wait and retry, or delete those objects if their runs are known to be dead."
-                )
-            if time.monotonic() >= next_notice:
-                next_notice = time.monotonic() + WAITING_NOTICE_SECONDS
-                logger.info("waiting for %d partition write(s) to finish: %s", len(live), ", ".join(live))
-            time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0.05)))
+                ),
+                "waiting for %d partition write(s) to finish: %s",
+                len(live),
+                ", ".join(live),
+            )
     except (BotoCoreError, ClientError) as error:
         raise PipelineError(f"cannot read the partition locks under s3://{bucket}/{prefix}: {error}") from error
 

@@ -33,8 +33,6 @@ from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.exceptions import PipelineError
 from ecom_pipeline.locks import (
     DEFAULT_TTL_SECONDS,
-    POLL_SECONDS,
-    WAITING_NOTICE_SECONDS,
     RunLockedError,
     _expired,
     _held,
@@ -42,6 +40,7 @@ from ecom_pipeline.locks import (
     _read_lock,
     _s3_lock,
     _Scope,
+    _Wait,
     curated_lock_key,
     curated_write_lock,
     partition_lock_key,
@@ -77,13 +76,12 @@ def partition_write_lock(
             yield None
         return
     days = tuple(sorted(set(partitions)))
-    deadline = time.monotonic() + wait
-    next_notice = time.monotonic()
+    waiting = _Wait(time.monotonic() + wait)
     while True:
         with ExitStack() as held:
             for day in days:
                 what, key = f"write of curated partition order_date={day}", partition_lock_key(settings, day)
-                remaining = max(deadline - time.monotonic(), 0.0)
+                remaining = max(waiting.deadline - time.monotonic(), 0.0)
                 scope = _Scope(what, day, key, log_level=logging.DEBUG)
                 held.enter_context(_s3_lock(settings, scope, remaining, ttl_seconds, s3_client))
             holder = _global_holder(settings, s3_client)
@@ -94,17 +92,15 @@ def partition_write_lock(
                 logger.info("partition locks released: %s", describe_partitions(days))
                 return
         # Released: a run of unknown partitions holds the global lock and waits for every partition writer.
-        if time.monotonic() >= deadline:
-            raise RunLockedError(
+        waiting.pause(
+            RunLockedError(
                 f"another transform and load of unknown partitions is in progress ({holder}); it holds "
                 f"s3://{settings.storage.raw_bucket}/{curated_lock_key(settings)} until it finishes. Wait and retry."
-            )
-        if time.monotonic() >= next_notice:
-            next_notice = time.monotonic() + WAITING_NOTICE_SECONDS
-            logger.info(
-                "partitions %s: waiting for a run of unknown partitions to finish (%s)", ", ".join(days), holder
-            )
-        time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0.05)))
+            ),
+            "partitions %s: waiting for a run of unknown partitions to finish (%s)",
+            ", ".join(days),
+            holder,
+        )
 
 
 def describe_partitions(days: Sequence[str]) -> str:
