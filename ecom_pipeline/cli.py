@@ -218,7 +218,9 @@ def emulators_up(
     data_dir: DataDirOption = None,
     synthetic_carts: SyntheticCartsOption = None,
     seed: SeedOption = 42,
-    prefect_api: Annotated[bool, typer.Option(help="Also keep a Prefect API for `run`, if none is configured.")] = True,
+    prefect_api: Annotated[
+        bool, typer.Option(help="Also keep a Prefect API for `run` and `reprocess`, if none is configured.")
+    ] = True,
 ) -> None:
     """Start S3, Snowflake (set up), the API and a Prefect API for `run`; print `export` lines; run until stopped."""
     from ecom_pipeline.runtime.local import LocalRuntime

@@ -66,19 +66,26 @@ def test_runs_on_kept_services_compute_what_clean_runs_compute(
 ) -> None:
     first, first_output = cli_run(kept_services, dummyjson_dir, "first")
     second, second_output = cli_run(kept_services, dummyjson_dir, "second")
+    day = RUN_DATE.isoformat()  # `reprocess` of the same date, same parameters: on the same kept services
+    reprocess = [sys.executable, "-m", "ecom_pipeline", "reprocess", "--from", day, "--to", day]
+    completed = subprocess.run(reprocess, env=kept_services["env"], cwd=REPO_ROOT, capture_output=True, text=True,
+                               timeout=600)  # fmt: skip
+    reprocess_output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, reprocess_output[-4000:]
     for name, value in kept_services["state"]["env"].items():  # read the kept emulator's warehouse
         monkeypatch.setenv(name, value)
     orders = orders_snapshot()
 
     kept_api = kept_services["state"]["prefect_api_url"]
-    assert kept_api and f"Prefect API: the one `emulators up` keeps, on {kept_api}" in first_output
-    assert "Starting temporary server" not in first_output + second_output  # Prefect started none of its own
+    for output in (first_output, reprocess_output):
+        assert kept_api and f"Prefect API: the one `emulators up` keeps, on {kept_api}" in output
+    assert "Starting temporary server" not in first_output + second_output + reprocess_output  # Prefect started none
     assert first["transform"]["reused"] is False and second["transform"]["reused"] is True
     # `emulators up` set the warehouse up: neither run does it again
     assert "set-up in place" in first_output and "set-up in place" in second_output
     assert second["warehouse"]["skipped"] is True
     (_, clean_summary, clean_orders), _ = clean_runs
-    assert orders == clean_orders and len(orders) == 800
+    assert orders == clean_orders and len(orders) == 800  # the reprocess at the same parameters changed nothing
     assert first["kpis"] == second["kpis"] == clean_summary["kpis"]
     for summary in (first, second):  # where the time went, as the run measured it; no Prefect API of its own
         assert set(summary["timings"]) >= {"cli_start", "emulators", "imports", "flow", "transform", "warehouse"}
