@@ -80,3 +80,12 @@ def test_emulators_up_prints_endpoints_and_down_stops_them(tmp_path: Path) -> No
     finally:
         if up.poll() is None:
             up.kill()
+
+
+def test_reprocess_parameters_the_flow_refuses_fail_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECOM_PROFILE", "local")  # `--profile` sets it for the process: restored after the test
+    arguments = ["reprocess", "--profile", "aws", "--from", "2026-06-16", "--to", "2026-06-17", "--cost-ratio", "1.5"]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())  # the console wraps long lines
+    assert "invalid reprocess parameters: cost_ratio: Input should be less than 1" in message
