@@ -152,7 +152,8 @@ def reprocess_app(configure_logging: Callable[[bool], None]) -> typer.Typer:
 
         from ecom_pipeline.runtime.running import STATE_FILE, running_emulators
 
-        if settings.profile is Profile.LOCAL and running_emulators(settings.work_dir) is None:
+        running = running_emulators(settings.work_dir) if settings.profile is Profile.LOCAL else None
+        if settings.profile is Profile.LOCAL and running is None:
             raise fail(
                 "nothing to reprocess: in the local profile the raw zone lives in the emulators of "
                 f"`ecom-pipeline emulators up`, and none are running (no live {settings.work_dir / STATE_FILE}). "
@@ -177,7 +178,7 @@ def reprocess_app(configure_logging: Callable[[bool], None]) -> typer.Typer:
 
                 # The emulators and the Prefect API `emulators up` keeps (as `run` uses them); the flow is imported
                 # once its API is chosen: Prefect reads PREFECT_API_URL when it is imported.
-                with local_services(settings, None, None, running_emulators(settings.work_dir)) as ready:
+                with local_services(settings, None, None, running) as ready:
                     from flows.reprocess import ecom_reprocess
 
                     params = _reprocess_parameters(parameters)
