@@ -28,6 +28,8 @@ logger = logging.getLogger("ecom_pipeline.runtime")
 
 # How long a run waits for the Prefect API `emulators up` keeps: it is up already, or being started by `up`.
 KEPT_API_TIMEOUT_SECONDS = 120.0
+# Prefect's flow-run heartbeat setting (PREFECT_FLOWS_HEARTBEAT_FREQUENCY; the older name is an alias of it).
+HEARTBEAT_VARIABLES = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
 
 
 @dataclass
@@ -52,35 +54,21 @@ class LocalServices:
 
     @contextmanager
     def flow_settings(self) -> Iterator[None]:
-        """Prefect's settings for the flow: without heartbeats on an API this command chose (`no_flow_heartbeats`);
-        unchanged on an API Prefect has configured, whose server may watch them."""
-        if self.prefect_api_url is None:
+        """Prefect's settings for the flow: no flow-run heartbeats on an API this command chose (its own temporary
+        one, or the one `emulators up` keeps), unless the environment sets their frequency.
+
+        A heartbeat event every 180 s (Prefect's default) lets a server's automation mark a run that stopped sending
+        them as crashed. Those local APIs live no longer than the run or the `up` shell, so nothing there watches
+        them; and Prefect's heartbeat thread sleeps in 1 s steps, so a flow's end waits up to 1 s for it (0.5 s on
+        average). An API Prefect has configured keeps Prefect's setting: its server may watch them.
+        """
+        if self.prefect_api_url is None or any(name in os.environ for name in HEARTBEAT_VARIABLES):
             yield
             return
-        with no_flow_heartbeats():
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             yield
-
-
-# Prefect's flow-run heartbeat setting (PREFECT_FLOWS_HEARTBEAT_FREQUENCY; the older name is an alias of it).
-HEARTBEAT_VARIABLES = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
-
-
-@contextmanager
-def no_flow_heartbeats() -> Iterator[None]:
-    """Prefect's settings for the block with flow-run heartbeats off, unless the environment sets their frequency.
-
-    A heartbeat event every 180 s (Prefect's default) lets a server's automation mark a run that stopped sending
-    them as crashed. The local APIs this command chooses (its own temporary one, or the one `emulators up` keeps)
-    live no longer than the run or the `up` shell, so nothing there watches them; and Prefect's heartbeat thread
-    sleeps in 1 s steps, so a flow's end waits up to 1 s for it (0.5 s on average).
-    """
-    if any(name in os.environ for name in HEARTBEAT_VARIABLES):
-        yield
-        return
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        yield
 
 
 def _own_api_needed(running: RunningEmulators | None) -> bool:
