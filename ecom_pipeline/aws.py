@@ -10,16 +10,27 @@ Manager) and the Spark job's environment get the same identity.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.credentials import ReadOnlyCredentials
+from botocore.exceptions import ClientError
 
 from ecom_pipeline.retry_policy import AWS_API_ATTEMPTS
 from ecom_pipeline.settings import StorageSettings
 
 RETRIES = {"max_attempts": AWS_API_ATTEMPTS, "mode": "standard"}  # retry_policy.py: the one budget of an AWS call
+LOG = logging.getLogger(__name__)
+# S3 answers a read of a missing key with 404 to a caller who has s3:ListBucket on the bucket, else with 403
+# (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, "Permissions"). The worker's ListBucket
+# grants are held to `s3:prefix` conditions (infra/ecom-pipeline.yaml), and no S3 page says which prefix, if any, the
+# request context of that implicit check carries: a GetObject has no prefix parameter, and a condition on a missing
+# key is false. So for the keys a run reads before they first exist (manifests, reuse markers, the unknown-job
+# note), a 403 is read as "not there", with a warning; a real denial still stops the run at the next call it refuses.
+_MISSING_KEY = {"NoSuchKey", "404"}
+_MAYBE_MISSING_KEY = {"AccessDenied", "403"}
 
 
 def _settings_keys(storage: StorageSettings) -> dict[str, str]:
@@ -79,3 +90,21 @@ def frozen_credentials(storage: StorageSettings) -> ReadOnlyCredentials | None:
     if not keys:
         return None
     return ReadOnlyCredentials(keys["aws_access_key_id"], keys["aws_secret_access_key"], keys.get("aws_session_token"))
+
+
+def missing_key(error: ClientError, bucket: str, key: str) -> bool:
+    """True when a GetObject's `error` says `key` is not there: a 404, or a 403 (logged), which S3 answers for a
+    missing key when the caller's s3:ListBucket does not cover it (see above)."""
+    code = error.response.get("Error", {}).get("Code")
+    if code in _MISSING_KEY:
+        return True
+    if code in _MAYBE_MISSING_KEY:
+        LOG.warning(
+            "S3 answered %s for s3://%s/%s: read as missing, as S3 answers for a missing key when the caller's "
+            "s3:ListBucket does not cover it (a real denial fails the next call)",
+            code,
+            bucket,
+            key,
+        )
+        return True
+    return False

@@ -1,7 +1,9 @@
 """Prefect blocks of the `aws` profile: credentials objects that hand out the run's clients, and its names.
 
 `upsert_blocks` saves five blocks from the current settings (`ecom-pipeline blocks`); a run of the aws profile
-calls `load_settings_from_blocks` at its start. Each block that exists is used as what it is:
+calls `load_settings_from_blocks` at its start. The AWS credentials block stores no AWS keys unless asked to
+(`--store-aws-keys`): without keys, runs use the worker's default AWS credential chain (its instance profile).
+Each block that exists is used as what it is:
 
 - `ecom-aws-credentials` (AwsCredentials): every boto3 client and the Spark job's keys come from it (`aws.py`):
   its session honours keys, session token, profile and assumed role; its client parameters (endpoint, verify,
@@ -91,14 +93,31 @@ def _snowflake_credentials(sf: SnowflakeSettings) -> SnowflakeCredentials:
         raise ConfigError(f"cannot build the Snowflake credentials block: {_validation_summary(error)}") from None
 
 
-def build_blocks(settings: Settings) -> dict[str, Block]:
-    """The five blocks that describe `settings`' AWS and Snowflake side, keyed by role (not saved)."""
+def _aws_keys(storage: StorageSettings, store_aws_keys: bool) -> dict[str, Any]:
+    """The AWS keys the credentials block keeps: none unless asked for (`--store-aws-keys`).
+
+    `blocks` often runs in an administrator's shell (docs/aws.md, step 8): keys copied from there would replace the
+    worker's own identity (its instance profile) on every scheduled run, and SSO keys expire. Without keys the
+    block leaves boto3 its default credential chain on the worker.
+    """
+    if not store_aws_keys:
+        return {}
+    # prefect-aws keeps the key id and the session token as plain text (its design); the secret is a SecretStr.
+    return {
+        "aws_access_key_id": _plain(storage.aws_access_key_id),
+        "aws_secret_access_key": storage.aws_secret_access_key,
+        "aws_session_token": _plain(storage.aws_session_token),
+    }
+
+
+def build_blocks(settings: Settings, *, store_aws_keys: bool = False) -> dict[str, Block]:
+    """The five blocks that describe `settings`' AWS and Snowflake side, keyed by role (not saved).
+
+    The AWS credentials block carries the environment's AWS keys only with `store_aws_keys`; otherwise none.
+    """
     storage, snowflake = settings.storage, settings.snowflake
     aws = AwsCredentials(
-        # prefect-aws keeps the key id and the session token as plain text (its design); the secret is a SecretStr.
-        aws_access_key_id=_plain(storage.aws_access_key_id),
-        aws_secret_access_key=storage.aws_secret_access_key,
-        aws_session_token=_plain(storage.aws_session_token),
+        **_aws_keys(storage, store_aws_keys),
         region_name=storage.aws_region,
         aws_client_parameters=AwsClientParameters(endpoint_url=storage.aws_endpoint_url),
     )
@@ -117,14 +136,15 @@ def build_blocks(settings: Settings) -> dict[str, Block]:
     }
 
 
-def upsert_blocks(settings: Settings, prefix: str = "ecom") -> list[str]:
+def upsert_blocks(settings: Settings, prefix: str = "ecom", *, store_aws_keys: bool = False) -> list[str]:
     """Create or overwrite the aws profile's blocks from `settings`; return their names in save order.
 
-    Credentials are saved first so the bucket and connector blocks reference them instead of copying them.
+    Credentials are saved first so the bucket and connector blocks reference them instead of copying them. The
+    AWS credentials block stores the settings' AWS keys only with `store_aws_keys` (see `_aws_keys`).
     """
     names = block_names(prefix)
     saved: list[str] = []
-    for role, block in build_blocks(settings).items():
+    for role, block in build_blocks(settings, store_aws_keys=store_aws_keys).items():
         block.save(names[role], overwrite=True, _sync=True)  # sync even if a caller has an event loop
         logger.info("saved %s block %r", block.get_block_type_slug(), names[role])
         saved.append(names[role])

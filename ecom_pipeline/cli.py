@@ -29,6 +29,7 @@ from ecom_pipeline.runtime.running import (
     source_spec,
 )
 from ecom_pipeline.settings import Profile, Settings, load_settings
+from ecom_pipeline.slas_cli import slas_app
 from ecom_pipeline.source.data import DataSource, DirectorySource
 from ecom_pipeline.source.synthetic import SyntheticSource
 
@@ -55,6 +56,7 @@ app.add_typer(emulators_app, name="emulators")
 glue_app = typer.Typer(help="Manage the AWS Glue job of the `aws` profile.")
 app.add_typer(glue_app, name="glue")
 app.add_typer(automations_app, name="automations")  # ecom_pipeline/automations_cli.py
+app.add_typer(slas_app, name="slas")  # ecom_pipeline/slas_cli.py
 
 # Under the work dir (ECOM_WORK_DIR, default .ecom): `emulators up`, `env` and `down` must see the same settings.
 EMULATORS_STATE_FILE = STATE_FILE
@@ -187,7 +189,18 @@ def run(
 def serve_api(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    data_dir: DataDirOption = None,
+    # Also from the environment, for compose's `api` service (ECOM_COMPOSE_DATA_DIR there); empty means unset.
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="ECOM_API_DATA_DIR",
+            exists=True,
+            file_okay=False,
+            help="Serve this folder of DummyJSON files (users.json, products.json, carts.json) instead of synthetic "
+            "data.",
+        ),
+    ] = None,
     synthetic_carts: SyntheticCartsOption = None,
     seed: SeedOption = 42,
 ) -> None:
@@ -306,14 +319,16 @@ def bootstrap_warehouse_command() -> None:
     """Create the Snowflake warehouse, database, loader role, integration, stage, tables and views, and grant them.
 
     Runs as SNOWFLAKE_BOOTSTRAP_ROLE (default ACCOUNTADMIN), connected as SNOWFLAKE_BOOTSTRAP_USER (default
-    SNOWFLAKE_USER); grants the loader role (SNOWFLAKE_ROLE) to SNOWFLAKE_USER. Prints what changed: a second
-    run prints "nothing changed".
+    SNOWFLAKE_USER) with that user's own credentials: the ECOM_SECRET_ID secret, which holds the pipeline user's,
+    is read only when no other bootstrap user is set. Grants the loader role (SNOWFLAKE_ROLE) to SNOWFLAKE_USER.
+    Prints what changed: a second run prints "nothing changed".
     """
-    from ecom_pipeline.secret_store import resolve_secrets
+    from ecom_pipeline.secret_store import resolve_bootstrap_secrets
     from ecom_pipeline.warehouse.connection import bootstrap_warehouse
 
     try:
-        settings = resolve_secrets(load_settings())  # Secrets Manager (ECOM_SECRET_ID), once for this command
+        # The bootstrap user's own sign-in; the ECOM_SECRET_ID secret only when that user is the pipeline's.
+        settings = resolve_bootstrap_secrets(load_settings())
         ran = bootstrap_warehouse(settings)
     except PipelineError as error:  # a name in the settings that is not a valid identifier included
         raise fail(str(error)) from error
@@ -344,19 +359,36 @@ def glue_deploy() -> None:
 @app.command()
 def blocks(
     prefix: Annotated[str, typer.Option(help="Block name prefix.")] = "ecom",
+    store_aws_keys: Annotated[
+        bool,
+        typer.Option(
+            "--store-aws-keys",
+            help="Also store AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN in the AWS credentials "
+            "block (default: no keys; runs use the worker's own AWS identity).",
+        ),
+    ] = False,
 ) -> None:
     """Create or update the Prefect blocks the aws profile uses (AWS and Snowflake credentials, buckets).
 
     Values come from the environment (AWS_*, ECOM_*, SNOWFLAKE_*); secrets, the Snowflake private key included,
     are stored as secret fields. Secrets kept in Secrets Manager (ECOM_SECRET_ID) stay there: runs read them.
+    AWS keys are stored only with --store-aws-keys: without them, runs use the worker's default AWS credential
+    chain (its instance profile or task role), not the keys of the shell that ran this command.
     """
-    from ecom_pipeline.blocks import upsert_blocks
+    from ecom_pipeline.blocks import block_names, upsert_blocks
 
+    settings = load_settings()
     try:
-        names = upsert_blocks(load_settings(), prefix=prefix)
+        names = upsert_blocks(settings, prefix=prefix, store_aws_keys=store_aws_keys)
     except PipelineError as error:
         raise fail(str(error)) from error
     console.print("saved blocks: " + ", ".join(names))
+    aws_block = block_names(prefix)["aws"]
+    if store_aws_keys and settings.storage.aws_access_key_id is not None:
+        console.print(f"{aws_block}: stores this shell's AWS keys (--store-aws-keys); every run uses them")
+    else:
+        not_stored = " (this shell's AWS keys were not stored)" if settings.storage.aws_access_key_id else ""
+        console.print(f"{aws_block}: no AWS keys{not_stored}; runs use the worker's default AWS credential chain")
 
 
 @app.command()

@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ecom_pipeline.aws import missing_key
 from ecom_pipeline.exceptions import LandingError
 from ecom_pipeline.settings import StorageSettings
 
@@ -37,7 +38,7 @@ def read_manifest(s3_client: Any, storage: StorageSettings, resource: str, inges
     try:
         answer = s3_client.get_object(Bucket=storage.raw_bucket, Key=key)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+        if missing_key(error, storage.raw_bucket, key):  # 404, or a 403 S3 may answer for it (aws.py)
             return None
         raise LandingError(f"reading s3://{storage.raw_bucket}/{key} failed: {error}") from error
     return json.loads(answer["Body"].read())

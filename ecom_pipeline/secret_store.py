@@ -166,6 +166,33 @@ def resolve_secrets(settings: Settings) -> Settings:
     return settings
 
 
+def signs_in_as_another_user(settings: Settings) -> bool:
+    """Whether `bootstrap-warehouse` signs in as a user other than the pipeline's (SNOWFLAKE_BOOTSTRAP_USER)."""
+    sf = settings.snowflake
+    # Unquoted Snowflake user names are case-insensitive: ecom_pipeline and ECOM_PIPELINE are one user.
+    return bool(sf.bootstrap_user) and sf.bootstrap_user.upper() != sf.user.upper()
+
+
+def resolve_bootstrap_secrets(settings: Settings) -> Settings:
+    """The settings `bootstrap-warehouse` signs in with: the bootstrap user's own credentials, checked.
+
+    The secret `ECOM_SECRET_ID` names holds the pipeline user's sign-in (docs/aws.md, step 6). Applied to another
+    user's session, its key would replace or collide with that user's own method (an `externalbrowser` sign-in
+    became "two methods"; with none in the environment, the administrator signed in with the pipeline's key). So
+    it is read only when the bootstrap signs in as the pipeline's user itself (no SNOWFLAKE_BOOTSTRAP_USER).
+    """
+    if not signs_in_as_another_user(settings):
+        return resolve_secrets(settings)
+    if settings.secret_id:
+        logger.info(
+            "bootstrap signs in as %s with its own credentials; %s holds the pipeline user's and is not read",
+            settings.snowflake.bootstrap_user,
+            _where(settings.secret_id),
+        )
+    auth_kwargs(settings.snowflake)
+    return settings
+
+
 def secret_values(settings: Settings) -> list[str]:
     """Every secret value `settings` hold (AWS keys, the credentials block's, Snowflake's, the webhook URL)."""
     storage, snowflake = settings.storage, settings.snowflake

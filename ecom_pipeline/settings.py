@@ -92,6 +92,13 @@ class StorageSettings(BaseSettings):
     raw_prefix: str = "dummyjson"
     curated_prefix: str = "orders"
     quarantine_prefix: str = "quarantine"
+    summary_prefix: str = Field(
+        default="job-summaries",
+        description=(
+            "Where, in the curated bucket, each job writes its run summary and the transform keeps its reuse markers "
+            "(`<prefix>/run_id=...json`, `<prefix>/latest/`); the stack's SummaryPrefix."
+        ),
+    )
     part_max_records: int = Field(default=50_000, ge=1, description="Records per raw NDJSON part.")
     aws_region: str = Field(default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     aws_endpoint_url: str | None = Field(
@@ -112,6 +119,10 @@ class StorageSettings(BaseSettings):
     def raw_key(self, *parts: str) -> str:
         """A key under the raw prefix, e.g. `dummyjson/_locks/x.lock` (an empty prefix adds nothing)."""
         return "/".join(part for part in (self.raw_prefix.strip("/"), *parts) if part)
+
+    def summary_key(self, *parts: str) -> str:
+        """A key under the summary prefix in the curated bucket, e.g. `job-summaries/run_id=r1.json`."""
+        return "/".join(part for part in (self.summary_prefix.strip("/"), *parts) if part)
 
     def raw_uri(self, scheme: str = "s3") -> str:
         """Root of the raw zone, e.g. `s3://ecom-raw/dummyjson`."""

@@ -12,8 +12,10 @@ from prefect.client.schemas.actions import BlockDocumentUpdate
 from prefect_aws import AwsCredentials, S3Bucket
 from prefect_snowflake import SnowflakeConnector, SnowflakeCredentials
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
 from ecom_pipeline.blocks import block_names, load_settings_from_blocks, upsert_blocks
+from ecom_pipeline.cli import app
 from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.settings import Settings
 
@@ -73,7 +75,7 @@ def test_upsert_twice_updates_the_same_blocks(prefect_harness: None) -> None:
 
 def test_blocks_load_back_with_secrets_hidden(prefect_harness: None, caplog: pytest.LogCaptureFixture) -> None:
     with every_logger_at_debug(caplog):
-        upsert_blocks(aws_settings(), prefix="sec")
+        upsert_blocks(aws_settings(), prefix="sec", store_aws_keys=True)
         aws = AwsCredentials.load("sec-aws-credentials")
         raw = S3Bucket.load("sec-raw")
         connector = SnowflakeConnector.load("sec-snowflake")
@@ -93,7 +95,7 @@ def test_blocks_load_back_with_secrets_hidden(prefect_harness: None, caplog: pyt
 
 
 def test_settings_from_blocks_fill_names_and_credentials(prefect_harness: None, worker_environment: None) -> None:
-    upsert_blocks(aws_settings(raw_bucket="from-block-raw"), prefix="load")
+    upsert_blocks(aws_settings(raw_bucket="from-block-raw"), prefix="load", store_aws_keys=True)
     environment_only = Settings()
 
     loaded = load_settings_from_blocks(environment_only, prefix="load")
@@ -221,3 +223,37 @@ def test_a_block_without_a_sign_in_value_is_still_valid(prefect_harness: None) -
     saved = SnowflakeCredentials.load("nokey-snowflake-credentials")
 
     assert saved.authenticator == "snowflake" and saved.password is None and saved.private_key is None
+
+
+def test_blocks_store_no_aws_keys_from_the_environment_unless_asked(
+    prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/aws.md step 8 runs `blocks` in an administrator's shell: its keys must not become every run's identity."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "AKIAADMINSHELL",
+        "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
+        "AWS_SESSION_TOKEN": "admin-sso-token-Tk9",
+        "AWS_REGION": "eu-west-1",
+        "SNOWFLAKE_ACCOUNT": "acme-xy12345",
+        "SNOWFLAKE_USER": "loader",
+    }.items():
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+
+    default = runner.invoke(app, ["blocks", "--prefix", "nokeys"], env={"COLUMNS": "400"})
+    without_keys = AwsCredentials.load("nokeys-aws-credentials")
+    asked = runner.invoke(app, ["blocks", "--prefix", "withkeys", "--store-aws-keys"], env={"COLUMNS": "400"})
+    with_keys = AwsCredentials.load("withkeys-aws-credentials")
+
+    assert default.exit_code == 0 and asked.exit_code == 0, default.output + asked.output
+    assert (without_keys.aws_access_key_id, without_keys.aws_secret_access_key) == (None, None)
+    assert without_keys.aws_session_token is None and without_keys.region_name == "eu-west-1"
+    assert S3Bucket.load("nokeys-raw").credentials.aws_access_key_id is None
+    assert "nokeys-aws-credentials: no AWS keys (this shell's AWS keys were not stored); runs use the worker's " in (
+        default.output
+    )
+    assert (with_keys.aws_access_key_id, with_keys.aws_session_token) == ("AKIAADMINSHELL", "admin-sso-token-Tk9")
+    assert with_keys.aws_secret_access_key.get_secret_value() == AWS_SECRET
+    assert "withkeys-aws-credentials: stores this shell's AWS keys (--store-aws-keys)" in asked.output
+    for output in (default.output, asked.output):
+        assert AWS_SECRET not in output and "admin-sso-token-Tk9" not in output

@@ -19,7 +19,7 @@ from ecom_pipeline.cli import app
 @pytest.mark.parametrize(
     "command",
     [["run"], ["serve-api"], ["serve-snowflake"], ["emulators", "up"], ["emulators", "down"], ["bootstrap-warehouse"],
-     ["report"], ["glue", "deploy"], ["blocks"], ["automations", "apply"], ["reprocess"]],
+     ["report"], ["glue", "deploy"], ["blocks"], ["automations", "apply"], ["slas", "apply"], ["reprocess"]],
 )  # fmt: skip
 def test_every_command_explains_itself(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])

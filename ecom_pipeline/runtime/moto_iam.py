@@ -130,8 +130,8 @@ def apply_adapters() -> None:
         query = parse_qs(urlparse(request._path).query)
         if "prefix" in query and request._action == "s3:ListBucket":
             context["s3:prefix"] = query["prefix"][0]
-        if ":user/" in request._access_key.arn and request._access_key.arn.endswith(".amazonaws.com"):
-            context["aws:sourceaccount"] = request.account_id  # a service acting for this account
+        # No aws:SourceAccount for a service's stand-in: a service sets it only where its docs say so, and the
+        # services here (EC2 for an instance profile, Glue for a job's role) document no such key.
         return {**context, **_extra_context.get()}
 
     def check_action_permitted(self: Any, resource: str) -> None:

@@ -186,7 +186,7 @@ class GlueLauncher:
                 raise TransformError(f"{what}: {message}", transient=True)
             # The job's own verdicts (configuration, data integrity) and anything else: as in every profile.
             raise job_failure(what, None, message)
-        return read_summary(self.s3, self.settings.storage.curated_bucket, request.run_id)
+        return read_summary(self.s3, self.settings.storage, request.run_id)
 
 
 def package_location(script_location: str) -> str:

@@ -2,10 +2,10 @@
 
 The inputs are the raw manifests' content checksums for the ingest date, the business parameters and the
 job's code (its entry script and package, as shipped). Each date has its own reuse marker,
-`job-summaries/latest/ingest_date=D.json` in the curated bucket: the fingerprint of its last successful job and
-that job's summary. A marker is worth trusting only while the curated zone still holds that job's output, and a
-job rewrites whole `order_date` partitions, which two ingest dates can share. So a marker goes before anything can
-rewrite one of its partitions:
+`<summary prefix>/latest/ingest_date=D.json` in the curated bucket (`ECOM_SUMMARY_PREFIX`, default
+`job-summaries`): the fingerprint of its last successful job and that job's summary. A marker is worth trusting
+only while the curated zone still holds that job's output, and a job rewrites whole `order_date` partitions, which
+two ingest dates can share. So a marker goes before anything can rewrite one of its partitions:
 
 - the date's own marker, before its job starts;
 - the markers of other dates that share a partition with the job: before it starts when its partitions are known
@@ -31,10 +31,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ecom_pipeline.aws import make_s3_client
+from ecom_pipeline.aws import make_s3_client, missing_key
 from ecom_pipeline.exceptions import TransformError
 from ecom_pipeline.raw_zone import read_manifest
-from ecom_pipeline.settings import RESOURCES, Settings
+from ecom_pipeline.settings import RESOURCES, Settings, StorageSettings
 from ecom_pipeline.transform.job_contract import JobRequest, TransformLauncher
 from ecom_pipeline.transform.job_package import job_digest
 from ecom_pipeline.transform.launchers import make_launcher
@@ -42,14 +42,17 @@ from ecom_pipeline.transform.partitions import known_partitions, record_partitio
 
 LOG = logging.getLogger(__name__)
 
-MARKER_PREFIX = "job-summaries/latest/ingest_date="
 MARKER_SUFFIX = ".json"
-_MISSING = {"NoSuchKey", "404"}
 
 
-def marker_key(ingest_date: date) -> str:
+def marker_prefix(storage: StorageSettings) -> str:
+    """The common start of every reuse marker's key, e.g. `job-summaries/latest/ingest_date=`."""
+    return storage.summary_key("latest", "ingest_date=")
+
+
+def marker_key(storage: StorageSettings, ingest_date: date) -> str:
     """Key of a date's reuse marker in the curated bucket, e.g. `job-summaries/latest/ingest_date=2026-06-17.json`."""
-    return f"{MARKER_PREFIX}{ingest_date:%Y-%m-%d}{MARKER_SUFFIX}"
+    return f"{marker_prefix(storage)}{ingest_date:%Y-%m-%d}{MARKER_SUFFIX}"
 
 
 def inputs_fingerprint(settings: Settings, s3_client: Any) -> str | None:
@@ -90,7 +93,7 @@ def _read_json(s3_client: Any, bucket: str, key: str) -> dict[str, Any] | None:
         try:
             body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _MISSING:
+            if missing_key(error, bucket, key):  # 404, or a 403 S3 may answer for it (aws.py)
                 return None
             raise
     try:
@@ -107,7 +110,7 @@ def reusable_summary(settings: Settings, s3_client: Any, fingerprint: str | None
     """The run date's last successful job summary when it was computed from exactly these inputs, else None."""
     if fingerprint is None:
         return None
-    marker = _read_json(s3_client, settings.storage.curated_bucket, marker_key(settings.run_date))
+    marker = _read_json(s3_client, settings.storage.curated_bucket, marker_key(settings.storage, settings.run_date))
     if marker is None or marker.get("fingerprint") != fingerprint:
         return None
     return marker["summary"]
@@ -115,7 +118,7 @@ def reusable_summary(settings: Settings, s3_client: Any, fingerprint: str | None
 
 def forget_marker(settings: Settings, s3_client: Any, ingest_date: date) -> None:
     """Remove a date's marker (deleting a missing one is a no-op in S3)."""
-    bucket, key = settings.storage.curated_bucket, marker_key(ingest_date)
+    bucket, key = settings.storage.curated_bucket, marker_key(settings.storage, ingest_date)
     with _s3_call("deleting", bucket, key):
         s3_client.delete_object(Bucket=bucket, Key=key)
 
@@ -124,19 +127,19 @@ def remember_marker(settings: Settings, s3_client: Any, fingerprint: str | None,
     """Record the run date's successful job: its inputs' fingerprint and its summary (partitions included)."""
     if fingerprint is None:
         return
-    bucket, key = settings.storage.curated_bucket, marker_key(settings.run_date)
+    bucket, key = settings.storage.curated_bucket, marker_key(settings.storage, settings.run_date)
     body = json.dumps({"fingerprint": fingerprint, "summary": summary}, sort_keys=True).encode()
     with _s3_call("writing", bucket, key):
         s3_client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
 
 
 def marked_dates(settings: Settings, s3_client: Any) -> list[date]:
-    """The ingest dates that have a marker (one listing of `job-summaries/latest/`)."""
-    bucket, days = settings.storage.curated_bucket, []
-    with _s3_call("listing", bucket, f"{MARKER_PREFIX}*"):
-        for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=MARKER_PREFIX):
+    """The ingest dates that have a marker (one listing of `<summary prefix>/latest/`)."""
+    bucket, prefix, days = settings.storage.curated_bucket, marker_prefix(settings.storage), []
+    with _s3_call("listing", bucket, f"{prefix}*"):
+        for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for entry in page.get("Contents", []):
-                day = entry["Key"].removeprefix(MARKER_PREFIX).removesuffix(MARKER_SUFFIX)
+                day = entry["Key"].removeprefix(prefix).removesuffix(MARKER_SUFFIX)
                 if _is_date(day):
                     days.append(date.fromisoformat(day))
     return sorted(days)
@@ -161,7 +164,7 @@ def forget_overlapping(settings: Settings, s3_client: Any, partitions: Collectio
     for day in marked_dates(settings, s3_client):
         if day == settings.run_date:
             continue
-        marker = _read_json(s3_client, settings.storage.curated_bucket, marker_key(day))
+        marker = _read_json(s3_client, settings.storage.curated_bucket, marker_key(settings.storage, day))
         if marker is None:
             continue  # gone meanwhile
         summary = marker.get("summary")

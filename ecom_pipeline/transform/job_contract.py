@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from ecom_pipeline.exceptions import TransformError
-from ecom_pipeline.settings import Settings
+from ecom_pipeline.settings import Settings, StorageSettings
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,9 @@ class TransformLauncher(Protocol):
         ...
 
 
-def summary_key(run_id: str) -> str:
-    """Key of a run's summary inside the curated bucket."""
-    return f"job-summaries/run_id={run_id}.json"
+def summary_key(storage: StorageSettings, run_id: str) -> str:
+    """Key of a run's summary inside the curated bucket, under the summary prefix (`ECOM_SUMMARY_PREFIX`)."""
+    return storage.summary_key(f"run_id={run_id}.json")
 
 
 def job_arguments(settings: Settings, request: JobRequest, scheme: str) -> dict[str, str]:
@@ -63,7 +63,7 @@ def job_arguments(settings: Settings, request: JobRequest, scheme: str) -> dict[
         "--run_id": request.run_id,
         "--cost_ratio": str(request.cost_ratio),
         "--default_order_status": request.default_order_status,
-        "--summary_path": f"{scheme}://{storage.curated_bucket}/{summary_key(request.run_id)}",
+        "--summary_path": f"{scheme}://{storage.curated_bucket}/{summary_key(storage, request.run_id)}",
     }
 
 
@@ -72,9 +72,9 @@ def flatten(arguments: dict[str, str]) -> list[str]:
     return [item for pair in arguments.items() for item in pair]
 
 
-def read_summary(s3_client: Any, bucket: str, run_id: str) -> dict[str, Any]:
+def read_summary(s3_client: Any, storage: StorageSettings, run_id: str) -> dict[str, Any]:
     """The summary JSON the job wrote for `run_id`."""
-    key = summary_key(run_id)
+    bucket, key = storage.curated_bucket, summary_key(storage, run_id)
     try:
         body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:

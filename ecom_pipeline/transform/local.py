@@ -224,7 +224,7 @@ class LocalSparkLauncher:
         LOG.info("spark-submit orders job: run %s, ingest_date %s", request.run_id, request.ingest_date)
         self.run_command(command)
         client = self._s3_client or make_s3_client(self.settings.storage)
-        return read_summary(client, self.settings.storage.curated_bucket, request.run_id)
+        return read_summary(client, self.settings.storage, request.run_id)
 
     def run_command(self, command: list[str], what: str = "local Spark job") -> None:
         """Run a `command()`/`submit_command()` line to completion; keep the class-data archive only on success."""

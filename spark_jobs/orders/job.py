@@ -91,6 +91,9 @@ def run(spark: SparkSession, args: JobArgs, ingested_at: datetime | None = None)
     ingested_at = ingested_at or datetime.now(timezone.utc).replace(microsecond=0)  # noqa: UP017 - Python 3.10
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")  # replace only this run's dates
     spark.conf.set("spark.sql.session.timeZone", "UTC")
+    # Timestamps (ingested_at) as INT64 annotated TIMESTAMP(MICROS), Parquet's own timestamp type, not the legacy
+    # INT96 that Spark writes by default (docs/architecture.md, "Curated zone": how Snowflake's COPY reads them).
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     if args.shuffle_partitions:
         spark.conf.set("spark.sql.shuffle.partitions", str(args.shuffle_partitions))
     LOG.info("run %s: ingest_date=%s raw=%s", args.run_id, args.ingest_date, args.raw_path)

@@ -78,8 +78,14 @@ def stack_parameters() -> dict[str, str]:
     }
 
 
-def deploy_stack(endpoint_url: str, template: Mapping[str, Any], secrets: Mapping[str, str]) -> Stack:
-    """Create the principals, the template's resources and `secrets` (name -> value) in the emulator."""
+def deploy_stack(
+    endpoint_url: str,
+    template: Mapping[str, Any],
+    secrets: Mapping[str, str],
+    parameters: Mapping[str, str] | None = None,
+) -> Stack:
+    """Create the principals, the template's resources (with `parameters` over the second deploy's values) and
+    `secrets` (name -> value) in the emulator."""
     iam, s3, glue = (client(name, endpoint_url) for name in ("iam", "s3", "glue"))
     for name, value in secrets.items():  # created by an administrator, as docs/aws.md shows
         client("secretsmanager", endpoint_url).create_secret(Name=name, SecretString=value)
@@ -90,7 +96,7 @@ def deploy_stack(endpoint_url: str, template: Mapping[str, Any], secrets: Mappin
         iam.put_user_policy(UserName=user, PolicyName="principal", PolicyDocument=json.dumps(document))
         stack.principals[user] = keys_of(iam.create_access_key(UserName=user)["AccessKey"])
 
-    resolved = resolve_template(template, stack_parameters())
+    resolved = resolve_template(template, {**stack_parameters(), **(parameters or {})})
     by_type: dict[str, list[dict[str, Any]]] = {}
     for resource in resolved["Resources"].values():
         by_type.setdefault(resource["Type"], []).append(resource["Properties"])

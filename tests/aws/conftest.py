@@ -27,10 +27,11 @@ def iam_emulator() -> Iterator[IamEmulator]:
 
 @pytest.fixture
 def deploy(iam_emulator: IamEmulator, template: dict[str, Any]) -> Any:
-    """Deploy `template` (after the test's changes) into the emulator, then enforce IAM; returns the stack."""
+    """Deploy `template` (after the test's changes, with the given parameters) into the emulator, then enforce IAM;
+    returns the stack."""
 
-    def deployed(secrets: dict[str, str] | None = None) -> Stack:
-        stack = deploy_stack(iam_emulator.endpoint_url, template, secrets or {})
+    def deployed(secrets: dict[str, str] | None = None, parameters: dict[str, str] | None = None) -> Stack:
+        stack = deploy_stack(iam_emulator.endpoint_url, template, secrets or {}, parameters)
         iam_emulator.enforce()
         return stack
 

@@ -7,7 +7,10 @@ a StartJobRun it does, in a thread, what the Glue service does with a run:
 1. read the job's definition (GetJob, as `glue.amazonaws.com`) and merge the run's Arguments over its
    DefaultArguments;
 2. assume the job's Role as `glue.amazonaws.com` (the role's trust policy must allow it);
-3. with the role's keys: fetch the script from the definition's ScriptLocation and each `--extra-py-files` path
+3. with the role's keys: ask each bucket the run names for its region (GetBucketLocation, which AWS's own policy
+   for Glue's role grants: https://docs.aws.amazon.com/glue/latest/dg/create-service-policy.html; Glue does not
+   document whether EMRFS asks, so the stand-in holds the grant to the stricter case), fetch the script from the
+   definition's ScriptLocation and each `--extra-py-files` path
    (comma-separated S3 paths that Glue puts on the Python path before the script starts:
    https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html), and create the output
    folders the way EMRFS, Glue's S3 file system, does: ask for each folder's bare key, then write
@@ -98,6 +101,10 @@ class LocalGlue:
         }
         identity = client("sts", self._endpoint_url, keys).get_caller_identity()["Arn"]
         s3 = client("s3", self._endpoint_url, keys)
+        named = [part for value in (job["Command"]["ScriptLocation"], *merged.values()) for part in value.split(",")]
+        buckets = {_split(uri)[0] for uri in named if uri.startswith("s3://")}
+        for bucket in sorted(buckets):
+            s3.get_bucket_location(Bucket=bucket)
         with tempfile.TemporaryDirectory(prefix="local-glue-") as folder:
             script = _download(s3, job["Command"]["ScriptLocation"], Path(folder))
             extra = [uri for uri in merged.get("--extra-py-files", "").split(",") if uri]

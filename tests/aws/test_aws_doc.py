@@ -8,19 +8,34 @@ there are removed again: the aws-profile flows of other tests load blocks of tho
 from __future__ import annotations
 
 import base64
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from aws_stack import client
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
-from doc_blocks import doc_block, run_block
+from doc_blocks import REPO_ROOT, doc_block, run_block
+from prefect_support import stop_group
+from snowflake_login import LoginRecorder, make_key_pair, verified_jwt_claims
 
 from ecom_pipeline.blocks import block_names
+from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.runtime.fakesnow_server import FakesnowEmulator
 from ecom_pipeline.runtime.iam_emulator import IamEmulator
+from ecom_pipeline.runtime.s3 import EMULATOR_REGION
+from ecom_pipeline.secret_store import resolve_bootstrap_secrets
+from ecom_pipeline.settings import load_settings
 from ecom_pipeline.transform.job_package import package_zip
+from ecom_pipeline.warehouse.auth import auth_kwargs
+from ecom_pipeline.warehouse.connection import bootstrap_session
 
 DOC = "docs/aws.md"
 JOB = "ecom-orders-transform"
@@ -107,6 +122,81 @@ def test_bootstrap_block_creates_the_warehouse_objects_on_the_emulator(s3_emulat
     assert "ready" in completed.stdout and "ORDERS" in completed.stdout.upper(), completed.stdout
 
 
+def test_bootstrap_again_after_step_6_signs_in_as_the_admin_with_the_admins_own_key(
+    s3_emulator: Any, tmp_path: Path
+) -> None:
+    """Step 4 once, then again with step 6's ECOM_SECRET_ID exported: the pipeline's key never reaches the admin.
+
+    The recording proxy in front of the emulator keeps each login; each JWT is verified with the admin's public key.
+    """
+    secrets = boto3.client("secretsmanager", endpoint_url=s3_emulator.endpoint_url, region_name=EMULATOR_REGION)
+    pipeline_key, admin_key = make_key_pair("pipeline-pass-Pp4"), make_key_pair("admin-pass-Ap4")
+    secret_id = f"ecom/pipeline-{uuid.uuid4().hex[:8]}"
+    secrets.create_secret(
+        Name=secret_id,
+        SecretString=json.dumps(
+            {"snowflake_private_key": pipeline_key.private_pem, "snowflake_private_key_passphrase": "pipeline-pass-Pp4"}
+        ),
+    )
+    admin_key_file = tmp_path / "admin_rsa_key.p8"
+    admin_key_file.write_text(admin_key.private_pem)
+    storage = {"AWS_ENDPOINT_URL": s3_emulator.endpoint_url}
+    with (
+        FakesnowEmulator(env=storage, db_path=tmp_path / "warehouse") as warehouse,
+        LoginRecorder(warehouse.port) as proxy,
+    ):
+        env = {
+            **storage,
+            **aws_names(),
+            "ECOM_PROFILE": "local",
+            "SNOWFLAKE_HOST": "127.0.0.1",
+            "SNOWFLAKE_PORT": str(proxy.port),
+            "SNOWFLAKE_PROTOCOL": "http",
+            "SNOWFLAKE_EMULATOR": "true",
+            "SNOWFLAKE_BOOTSTRAP_USER": "MY_ADMIN_USER",
+            "SNOWFLAKE_PRIVATE_KEY_FILE": str(admin_key_file),  # the admin's own sign-in, as step 4 exports it
+            "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE": "admin-pass-Ap4",
+            "ECOM_WORK_DIR": str(tmp_path / "work"),
+        }
+        first = run_block(doc_block(DOC, "aws-bootstrap"), env={**env, "ECOM_SECRET_ID": ""})  # step 4
+        again = run_block(doc_block(DOC, "aws-bootstrap"), env={**env, "ECOM_SECRET_ID": secret_id})  # after step 6
+
+    assert "nothing changed" not in first.stdout
+    assert "ready: nothing changed" in " ".join(again.stdout.split()), again.stdout
+    assert len(proxy.logins) >= 2
+    for login in proxy.logins:
+        assert verified_jwt_claims(login, admin_key.public_key)["sub"] == "MYORG-MYACCOUNT.MY_ADMIN_USER"
+    for shown in (first.stdout + first.stderr, again.stdout + again.stderr):
+        assert [fragment for fragment in pipeline_key.secret_fragments if fragment in shown] == []
+
+
+def test_an_externalbrowser_bootstrap_keeps_its_sign_in_whatever_the_secret_holds(
+    s3_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Step 4's own example (single sign-on in the browser) with step 6's secret exported: still the browser."""
+    secrets = boto3.client("secretsmanager", endpoint_url=s3_emulator.endpoint_url, region_name=EMULATOR_REGION)
+    secret_id = f"ecom/pipeline-{uuid.uuid4().hex[:8]}"
+    secrets.create_secret(Name=secret_id, SecretString=json.dumps({"snowflake_private_key": "unused-Uk1"}))
+    for name, value in {
+        **aws_names(),
+        "AWS_ENDPOINT_URL": s3_emulator.endpoint_url,
+        "ECOM_SECRET_ID": secret_id,
+        "SNOWFLAKE_BOOTSTRAP_USER": "MY_ADMIN_USER",
+        "SNOWFLAKE_AUTHENTICATOR": "externalbrowser",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    session = bootstrap_session(resolve_bootstrap_secrets(load_settings()).snowflake)
+
+    assert (session.user, session.private_key) == ("MY_ADMIN_USER", None)
+    assert auth_kwargs(session) == {"authenticator": "externalbrowser"}
+    # The pipeline's own user (no bootstrap user) still reads the secret: it is that user's sign-in.
+    monkeypatch.delenv("SNOWFLAKE_BOOTSTRAP_USER")
+    monkeypatch.delenv("SNOWFLAKE_AUTHENTICATOR")
+    with pytest.raises(ConfigError, match=r"key 'snowflake_private_key' of secret .* is not a PEM private key"):
+        resolve_bootstrap_secrets(load_settings())
+
+
 def test_glue_deploy_block_keeps_what_an_existing_job_carries(tmp_path: Path) -> None:
     with IamEmulator() as emulator:  # its Glue has UpdateJob, which replaces a definition as Glue's does
         setup = {"aws_access_key_id": "admin", "aws_secret_access_key": "admin"}
@@ -138,6 +228,67 @@ def test_glue_deploy_block_keeps_what_an_existing_job_carries(tmp_path: Path) ->
     assert package == package_zip()
 
 
+def _installed(venv: Path) -> list[str]:
+    """`uv pip freeze` of the environment at `venv`: every package and its version."""
+    frozen = subprocess.run(
+        ["uv", "pip", "freeze", "--python", str(venv / "bin" / "python")],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    return frozen.stdout.splitlines()
+
+
+def test_the_worker_starts_as_documented_on_a_no_dev_host_and_installs_nothing(
+    prefect_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Step 8's worker start on a host prepared as the prerequisites say (`uv sync --frozen --no-dev`).
+
+    A plain `uv run` syncs the default groups, dev included, before it runs anything: on a host without PyPI the
+    worker would never start. The host's environment is a venv of its own (uv's cache is shared, so it is quick).
+    """
+    from prefect.client.orchestration import get_client
+
+    venv = tmp_path / "worker-venv"
+    env = {
+        **{name: value for name, value in os.environ.items() if name != "VIRTUAL_ENV"},
+        **prefect_env,
+        **aws_names(),
+        "UV_PROJECT_ENVIRONMENT": str(venv),
+        "ECOM_GIT_REPOSITORY": "https://github.com/your-org/ecom-pipeline.git",
+        "PREFECT_WORKER_QUERY_SECONDS": "2",
+    }
+    prepared = subprocess.run(
+        ["uv", "sync", "--frozen", "--no-dev"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    before = _installed(venv)
+    assert not any(line.lower().startswith(("pytest==", "sqlfluff==", "ruff==")) for line in before), before
+
+    block = doc_block(DOC, "aws-worker-start")
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        worker = subprocess.Popen(
+            ["bash", "-euo", "pipefail", "-c", block.text], cwd=REPO_ROOT, env=env, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while "started!" not in log.read_text():
+            assert worker.poll() is None, f"the worker exited with {worker.returncode}:\n{log.read_text()[-4000:]}"
+            assert time.monotonic() < deadline, f"the worker did not start:\n{log.read_text()[-4000:]}"
+            time.sleep(0.5)
+    finally:
+        stop_group(worker, signal.SIGINT)  # Ctrl-C, or systemd's stop
+        with get_client(sync_client=True) as prefect:  # the pool the worker created, for the doc's later blocks
+            if any(pool.name == "ecom-aws" for pool in prefect.read_work_pools()):
+                prefect.delete_work_pool("ecom-aws")
+
+    output = log.read_text()
+    assert "Installed" not in output and "Resolved" not in output, output[-4000:]
+    assert _installed(venv) == before
+    # docs/prefect.md starts the same worker with the same command.
+    assert block.text.strip() in (REPO_ROOT / "docs" / "prefect.md").read_text(encoding="utf-8")
+
+
 def test_prefect_blocks_deploy_run_and_cleanup_blocks(prefect_env: dict[str, str]) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
@@ -159,6 +310,9 @@ def test_prefect_blocks_deploy_run_and_cleanup_blocks(prefect_env: dict[str, str
 
     assert set(block_names().values()) <= set(saved), blocks.stdout
     assert saved["ecom-raw"].data["bucket_name"] == "ecom-raw-123456789012-us-east-1"
+    # The shell holds AWS keys (the emulators'; a user's own in step 7): the block stores none of them.
+    assert not saved["ecom-aws-credentials"].data.get("aws_access_key_id")
+    assert "ecom-aws-credentials: no AWS keys (this shell's AWS keys were not stored)" in blocks.stdout
     assert deployment.work_pool_name == "ecom-aws"
     assert [schedule.schedule.cron for schedule in deployment.schedules] == ["0 3 * * *"]
     assert [run.deployment_id for run in runs] == [deployment.id]

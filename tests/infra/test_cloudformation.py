@@ -11,6 +11,9 @@ documented behaviour, the document is cited next to it:
 | worker: Glue actions on the job ARN | job-level resource permissions | https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html |
 | worker: secret ARN `<name>-??????` | Secrets Manager appends six characters to the name | https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_examples.html |
 | worker: kms:Decrypt via Secrets Manager only | a customer-managed key is used through the service | https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html |
+| Glue: s3:GetBucketLocation on its buckets | AWS's own policy for Glue's role grants it | https://docs.aws.amazon.com/glue/latest/dg/create-service-policy.html |
+| Glue trust: no aws:SourceAccount condition | the key is in the context only where a service sets it; no Glue page says Glue does | https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html |
+| Snowflake trust: sts:ExternalId | Snowflake's documented trust policy | https://docs.snowflake.com/en/user-guide/data-load-s3-config-storage-integration |
 """  # noqa: E501
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pytest
 from cfn_resolve import resolve_template
 from infra_paths import AWS_DOC
 
+from ecom_pipeline.settings import StorageSettings
 from ecom_pipeline.transform.glue import package_location
 
 RAW, CURATED, SCRIPTS = (f"ecom-{zone}-123456789012-us-east-1" for zone in ("raw", "curated", "scripts"))
@@ -211,6 +215,26 @@ def test_snowflake_trust_policy_takes_the_integration_user_and_external_id(templ
     assert principal[0] == "HasSnowflakeUser" and principal[1] == {"Ref": "SnowflakeIamUserArn"}
 
 
+def test_glue_trust_policy_has_no_condition_glue_is_not_documented_to_meet(resources: dict[str, Any]) -> None:
+    trust = resources["GlueJobRole"]["Properties"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+
+
+def test_glue_role_may_locate_exactly_the_buckets_it_touches(resources: dict[str, Any]) -> None:
+    located = set().union(
+        *(arns for actions, arns, _ in s3_grants(resources, "GlueJobRole") if "s3:GetBucketLocation" in actions)
+    )
+    assert located == {f"arn:aws:s3:::{bucket}" for bucket in (RAW, CURATED, SCRIPTS)}
+
+
+def test_summary_prefix_default_is_the_settings_default_and_an_output(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["SummaryPrefix"]["Default"] == StorageSettings.model_fields["summary_prefix"].default
+    assert template["Outputs"]["SummaryPrefix"]["Value"] == {"Ref": "SummaryPrefix"}
+    assert 'export ECOM_SUMMARY_PREFIX="$(stack_output SummaryPrefix)"' in AWS_DOC.read_text(encoding="utf-8")
+
+
 def test_non_s3_grants_of_the_glue_role_are_logs_and_metrics(resources: dict[str, Any]) -> None:
     for statement in statements(resources, "GlueJobRole"):
         actions = set(as_list(statement["Action"]))
@@ -265,6 +289,7 @@ def test_outputs_give_what_the_setup_needs(template: dict[str, Any]) -> None:
         "WorkerRoleArn",
         "WorkerInstanceProfileName",
         "PipelineSecretName",
+        "SummaryPrefix",
     }
 
 

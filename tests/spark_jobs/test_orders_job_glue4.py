@@ -3,7 +3,8 @@
 Both runs go through LocalSparkLauncher (spark-submit, s3a, moto S3) on the same raw zone: the real DummyJSON
 snapshot plus the bad-record corpus, so dedupe, quarantine, a second partition and rounding all run. The Glue 4
 run uses a side environment the tests build (glue4_env.py), which gets the job as Glue does, its entry script and
-the package zip; an API Spark 3.3 or Python 3.10 lacks fails this test.
+the package zip; an API Spark 3.3 or Python 3.10 lacks fails this test. Both Sparks write timestamps as the job
+asks, Parquet's INT64 `TIMESTAMP(MICROS)`, not their default INT96 (read from the files' footers).
 """
 
 from __future__ import annotations
@@ -38,11 +39,13 @@ SPARK_VERSION_KEY = b"org.apache.spark.version"  # Spark writes its version into
 
 @dataclass(frozen=True)
 class Dataset:
-    """A Parquet dataset read back from S3: its schema, rows and the Spark versions that wrote its files."""
+    """A Parquet dataset read back from S3: its schema, rows, the Spark versions that wrote its files and how
+    their footers store timestamps ((column, physical type, logical type) of every INT96 or timestamp column)."""
 
     schema: pa.Schema
     rows: list[dict[str, Any]]
     written_by: set[str]
+    timestamps: set[tuple[str, str, str]]
 
 
 @dataclass(frozen=True)
@@ -88,11 +91,16 @@ def settings(job_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Setting
 
 def read_dataset(s3: Any, bucket: str, prefix: str) -> Dataset:
     """Every Parquet file under `prefix`, partition values (`name=value` folders) added as text columns."""
-    tables, written_by = [], set()
+    tables, written_by, timestamps = [], set(), set()
     for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
         if item["Key"].endswith(".parquet"):
             parquet = pq.ParquetFile(io.BytesIO(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()))
             written_by.add(parquet.metadata.metadata[SPARK_VERSION_KEY].decode())
+            timestamps |= {
+                (column.name, column.physical_type, str(column.logical_type))
+                for column in (parquet.schema.column(index) for index in range(len(parquet.schema)))
+                if column.physical_type == "INT96" or column.logical_type.type == "TIMESTAMP"
+            }
             table = parquet.read()
             for folder in item["Key"].removeprefix(prefix).split("/")[:-1]:
                 name, value = folder.split("=", 1)
@@ -101,7 +109,7 @@ def read_dataset(s3: Any, bucket: str, prefix: str) -> Dataset:
     assert tables, f"no Parquet files under s3://{bucket}/{prefix}"
     schema = tables[0].schema.remove_metadata()
     assert all(table.schema.remove_metadata() == schema for table in tables)
-    return Dataset(schema, [row for table in tables for row in table.to_pylist()], written_by)
+    return Dataset(schema, [row for table in tables for row in table.to_pylist()], written_by, timestamps)
 
 
 def run_job(settings: Settings, s3: Any, curated_bucket: str) -> JobOutput:
@@ -150,6 +158,10 @@ def test_glue4_versions_give_the_project_output(
     # Each run's files were written by the Spark it was meant to run on.
     assert glue4.curated.written_by == glue4.quarantine.written_by == {GLUE4_SPARK}
     assert len(project.curated.written_by) == 1 and project.curated.written_by != {GLUE4_SPARK}
+    # Both Sparks store ingested_at as INT64 TIMESTAMP(MICROS), not INT96 (docs/architecture.md, "Curated zone").
+    for dataset in (project.curated, project.quarantine, glue4.curated, glue4.quarantine):
+        assert {(name, physical) for name, physical, _ in dataset.timestamps} == {("ingested_at", "INT64")}
+        assert all("timeUnit=microseconds" in logical for _, _, logical in dataset.timestamps), dataset.timestamps
     # The input takes every path: duplicate carts, the quarantine rules, a second partition.
     assert project.summary["duplicates_removed"] > 0
     assert project.summary["partitions_written"] == ["2026-06-10", INGEST_DATE.isoformat()]

@@ -90,7 +90,7 @@ def settings() -> Settings:
 def put_summary(s3: Any, run_id: str) -> dict[str, Any]:
     """What the job would have written (moto does not execute Glue scripts)."""
     summary = {"run_id": run_id, "rows_written": 800, "revenue_written": "3834278.63"}
-    s3.put_object(Bucket="ecom-curated", Key=summary_key(run_id), Body=json.dumps(summary).encode())
+    s3.put_object(Bucket="ecom-curated", Key=summary_key(Settings().storage, run_id), Body=json.dumps(summary).encode())
     return summary
 
 

@@ -106,7 +106,7 @@ def test_each_unchanged_date_is_reused_and_a_changed_one_runs_again(settings, s3
         "job-summaries/latest/ingest_date=2026-06-14.json",
         "job-summaries/latest/ingest_date=2026-06-15.json",
     ]
-    assert marker_key(B) == "job-summaries/latest/ingest_date=2026-06-15.json"
+    assert marker_key(settings.storage, B) == "job-summaries/latest/ingest_date=2026-06-15.json"
 
     changed = transform(settings, job, A, cost_ratio=Decimal("0.5"))
     assert changed["reused"] is False and changed["cost_ratio"] == "0.5" and job.runs == [A, B, A]
