@@ -2,8 +2,9 @@
 
 Every fenced shell block (```bash, ```sh, ```shell, ```console) carries exactly one of two marks:
 
-- `# needs: docker` (or `aws`, `snowflake`, `prefect-cloud`, comma-separated) as its first line: it needs
-  something this machine does not have, and the reader sees that in the block itself;
+- `# needs: aws` (or `snowflake`, `prefect-cloud`, comma-separated) as its first line: it needs an account this
+  machine cannot reach, and the reader sees that in the block itself. Docker is not one: the container tests
+  (tests/containers/) run a real engine, so a Docker block is run like any other;
 - `<!-- doc-test: <id> -->` on the line just before the fence: a test runs it, found by
   `doc_block(path, id)`. `tests/docs/test_doc_marks.py` checks that some test file names every id.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOC_FILES: tuple[Path, ...] = (REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md")))
 SHELL_LANGUAGES = frozenset({"bash", "sh", "shell", "console"})
-KNOWN_NEEDS = frozenset({"docker", "aws", "snowflake", "prefect-cloud"})
+KNOWN_NEEDS = frozenset({"aws", "snowflake", "prefect-cloud"})
 
 _FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w-]*)\s*$")
 _TEST_ID = re.compile(r"^\s*<!--\s*doc-test:\s*(?P<id>[\w.-]+)\s*-->\s*$")

@@ -208,21 +208,30 @@ def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def run_job(config: RunnerConfig, request: JobRequest) -> dict[str, Any]:
-    """Run spark-submit for one request, wait (bounded by the timeout) and describe the outcome."""
+def run_job(config: RunnerConfig, request: JobRequest, heartbeat: Path | None = None) -> dict[str, Any]:
+    """Run spark-submit for one request, wait (bounded by the timeout) and describe the outcome.
+
+    While it waits it keeps touching `heartbeat`: a launcher waiting for the result tells a long job from a runner
+    that stopped (its container gone) by the heartbeat's age.
+    """
     log_path = config.folder("logs") / f"{request.request_id}.log"
     command = build_command(config, request)
     started = time.monotonic()
     started_at = now_iso()
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            exit_code = process.wait(timeout=config.timeout_seconds)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            log.write(f"\njob_runner: killed after {config.timeout_seconds:.0f} s\n")
-            exit_code = TIMEOUT_EXIT_CODE
+        exit_code = None
+        while exit_code is None:
+            if heartbeat is not None:
+                heartbeat.touch()
+            try:
+                exit_code = process.wait(timeout=min(config.poll_seconds, config.timeout_seconds))
+            except subprocess.TimeoutExpired:
+                if time.monotonic() - started >= config.timeout_seconds:
+                    process.kill()
+                    process.wait()
+                    log.write(f"\njob_runner: killed after {config.timeout_seconds:.0f} s\n")
+                    exit_code = TIMEOUT_EXIT_CODE
     return {
         "id": request.request_id,
         "exit_code": exit_code,
@@ -241,7 +250,7 @@ def process_request(config: RunnerConfig, request_file: Path) -> dict[str, Any]:
     os.replace(request_file, running)  # the claim: a second runner would find the request gone
     try:
         request = parse_request(running, config.jobs_dir)
-        result = run_job(config, request)
+        result = run_job(config, request, heartbeat=config.jobs_dir / HEARTBEAT_FILE)
     except InvalidRequestError as e:
         result = {
             "id": request_id_of(running),
@@ -292,11 +301,8 @@ def serve(config: RunnerConfig, max_requests: int | None = None) -> int:
 
 
 def check_heartbeat(config: RunnerConfig, max_age_seconds: float = 30.0) -> int:
-    """Health check: 0 when the runner's heartbeat is fresh (a running job keeps it up to date too)."""
+    """Health check: 0 when the runner's heartbeat is fresh (it beats while a job runs too)."""
     heartbeat = config.jobs_dir / HEARTBEAT_FILE
-    running = any(config.folder("running").glob("*.json")) if config.folder("running").exists() else False
-    if running:
-        return 0
     try:
         age = time.time() - heartbeat.stat().st_mtime
     except OSError:

@@ -16,6 +16,10 @@ from ecom_pipeline.transform.job_package import JobFiles, stage_job_files
 from ecom_pipeline.transform.process import job_failure
 
 LOG = logging.getLogger(__name__)
+# docker/glue/job_runner.py touches this file in the jobs folder every second, while a job runs too; older than
+# RUNNER_SILENT_SECONDS (the `glue` service's own health limit), the runner is gone and no result will come.
+RUNNER_HEARTBEAT = "runner.heartbeat"
+RUNNER_SILENT_SECONDS = 30.0
 
 
 class ComposeLauncher:
@@ -55,9 +59,16 @@ class ComposeLauncher:
         return jobs / "results" / f"{request.run_id}.json"
 
     def wait(self, result_file: Path) -> dict[str, Any]:
-        """Poll for the runner's answer until the Spark timeout."""
+        """Poll for the runner's answer until the Spark timeout; fail at once when the runner stops beating."""
         deadline = time.monotonic() + self.settings.spark.timeout_seconds
+        heartbeat = self.settings.glue.jobs_dir / RUNNER_HEARTBEAT
         while not result_file.is_file():
+            silent = time.time() - heartbeat.stat().st_mtime if heartbeat.is_file() else 0.0
+            if silent > RUNNER_SILENT_SECONDS:
+                raise TransformError(
+                    f"Glue container job: the `glue` service stopped answering (its job runner's heartbeat is "
+                    f"{silent:.0f} s old); see `docker compose logs glue`, then run again"
+                )
             if time.monotonic() > deadline:
                 raise TransformError(
                     f"Glue container job: no result in {result_file} after {self.settings.spark.timeout_seconds:.0f} s"
@@ -75,4 +86,4 @@ class ComposeLauncher:
         if exit_code != 0:
             raise job_failure("Glue container job", exit_code, str(result.get("stderr_tail", "")))
         client = self._s3_client or make_s3_client(self.settings.storage)
-        return read_summary(client, self.settings.storage.curated_bucket, request.run_id)
+        return read_summary(client, self.settings.storage, request.run_id)

@@ -19,7 +19,7 @@ from ecom_pipeline.exceptions import ContractError, ReconciliationError, Warehou
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.connection import Warehouse, connect
 from ecom_pipeline.warehouse.sqlrender import names_from_settings, render
-from spark_jobs.orders.schema import CURATED_COLUMNS
+from spark_jobs.orders.curated import CURATED_COLUMNS
 
 LOG = logging.getLogger(__name__)
 

@@ -1,11 +1,7 @@
-"""What the job reads and what it publishes: the explicit read schemas and the curated contract, written once.
+"""What the job reads and what it publishes: the explicit read schemas and the curated schema.
 
 The read schemas skip Spark's inference pass and read money as decimals, so "29.99" is parsed exactly. The curated
-contract is every column of the curated files, in file order, with its type and whether it may be null (not null:
-what the quarantine rules guarantee and `orders` requires). The loader's column list derives from it; the warehouse
-DDL, the DuckDB reference, the docs' table and the test data are tested against it (tests/test_curated_contract.py),
-because COPY ... MATCH_BY_COLUMN_NAME loads a renamed column as NULL, silently. Importing this module starts no
-Spark: the loader imports it.
+schema is the curated contract (curated.py, plain Python so that the loader needs no pyspark) as Spark types.
 """
 
 from __future__ import annotations
@@ -21,6 +17,10 @@ from pyspark.sql.types import (
     StructType,
     TimestampType,
 )
+
+from spark_jobs.orders.curated import CURATED_COLUMNS, CURATED_CONTRACT
+
+__all__ = ["CURATED_COLUMNS", "CURATED_SCHEMA"]
 
 MONEY = DecimalType(12, 2)
 PERCENT = DecimalType(5, 2)
@@ -68,34 +68,19 @@ USER_SCHEMA = StructType(
 )
 READ_SCHEMAS = {"carts": CART_SCHEMA, "products": PRODUCT_SCHEMA, "users": USER_SCHEMA}
 
+# The Spark type of each type name the curated contract (curated.py) uses.
+_CURATED_TYPES = {
+    "string": StringType(),
+    "bigint": LongType(),
+    "int": IntegerType(),
+    "decimal(12,2)": MONEY,
+    "decimal(5,2)": PERCENT,
+    "timestamp": TimestampType(),
+    "date": DateType(),
+}
 CURATED_SCHEMA = StructType(
-    [
-        StructField("order_id", StringType(), nullable=False),
-        StructField("cart_id", LongType(), nullable=False),
-        StructField("product_id", LongType(), nullable=False),
-        StructField("customer_id", LongType(), nullable=False),
-        StructField("product_title", StringType()),
-        StructField("category", StringType()),
-        StructField("brand", StringType()),
-        StructField("customer_name", StringType()),
-        StructField("customer_email", StringType()),
-        StructField("city", StringType()),
-        StructField("state", StringType()),
-        StructField("country", StringType()),
-        StructField("quantity", IntegerType(), nullable=False),
-        StructField("unit_price", MONEY, nullable=False),
-        StructField("discount_percentage", PERCENT),
-        StructField("discounted_revenue", MONEY),
-        StructField("revenue", MONEY, nullable=False),
-        StructField("cost_price", MONEY, nullable=False),
-        StructField("profit", MONEY, nullable=False),
-        StructField("order_status", StringType()),
-        StructField("ingested_at", TimestampType()),
-        StructField("run_id", StringType()),
-        StructField("order_date_copy", DateType(), nullable=False),  # the partition's order_date, inside the files
-    ]
+    [StructField(name, _CURATED_TYPES[type_name], nullable) for name, type_name, nullable in CURATED_CONTRACT]
 )
-CURATED_COLUMNS = tuple(CURATED_SCHEMA.fieldNames())
 # Descriptive fields: blank or missing becomes `Unknown` (keys and the title are never defaulted).
 PRODUCT_DEFAULTED = ("category", "brand")
 CUSTOMER_DEFAULTED = ("customer_name", "customer_email", "city", "state", "country")

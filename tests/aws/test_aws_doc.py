@@ -174,6 +174,8 @@ def test_an_externalbrowser_bootstrap_keeps_its_sign_in_whatever_the_secret_hold
     s3_emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Step 4's own example (single sign-on in the browser) with step 6's secret exported: still the browser."""
+    # boto3's default session keeps the credentials it first resolves: this test's must not outlive it.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     secrets = boto3.client("secretsmanager", endpoint_url=s3_emulator.endpoint_url, region_name=EMULATOR_REGION)
     secret_id = f"ecom/pipeline-{uuid.uuid4().hex[:8]}"
     secrets.create_secret(Name=secret_id, SecretString=json.dumps({"snowflake_private_key": "unused-Uk1"}))

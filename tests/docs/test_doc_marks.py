@@ -24,7 +24,7 @@ def test_the_docs_have_shell_blocks() -> None:
 def test_every_shell_block_is_run_or_marked_as_needing_an_account(block: DocBlock) -> None:
     assert bool(block.test_id) != bool(block.needs), (
         f"{block.where}: mark the block with `<!-- doc-test: <id> -->` before its fence (and run it in a test) "
-        f"or with `# needs: docker|aws|snowflake|prefect-cloud` as its first line, not both or neither"
+        f"or with `# needs: aws|snowflake|prefect-cloud` as its first line, not both or neither"
     )
     unknown = set(block.needs) - KNOWN_NEEDS
     assert not unknown, f"{block.where}: unknown needs {sorted(unknown)}; known: {sorted(KNOWN_NEEDS)}"

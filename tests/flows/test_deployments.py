@@ -19,7 +19,7 @@ from prefect_docker.worker import DockerWorker
 from prefect_support import REPO_ROOT, PrefectServer, prefect_client, read_deployment
 
 PREFECT_FILE = REPO_ROOT / "prefect.yaml"
-DOCKER_BUILD_STEP = "prefect_docker.deployments.steps.build_docker_image"
+DOCKER_BUILD_STEP = "flows.image_build.build_image"  # prefect-docker's, reading ECOM_DOCKER_PULL as a boolean
 DOCKER_PUSH_STEP = "prefect_docker.deployments.steps.push_docker_image"
 OFFLINE_IMAGE = "ecom-pipeline:offline-test"
 
@@ -68,7 +68,7 @@ def deployed(
 
 
 def test_prefect_yaml_docker_deployment_builds_and_pushes_the_pipeline_image() -> None:
-    """The part the offline deploy cannot run: build docker/Dockerfile, push it, run that image."""
+    """What the offline deploy leaves out (tests/containers/ builds, pushes and runs it): its wiring."""
     project = yaml.safe_load(PREFECT_FILE.read_text())
     docker = next(d for d in project["deployments"] if d["name"] == "docker")
     build = docker["build"][0][DOCKER_BUILD_STEP]
@@ -77,6 +77,9 @@ def test_prefect_yaml_docker_deployment_builds_and_pushes_the_pipeline_image() -
     assert (REPO_ROOT / build["dockerfile"]).is_file()
     assert build["image_name"] == "ecom-pipeline"
     assert build["id"] == "build-image"
+    # Offline the base image exists only in the local engine: ECOM_DOCKER_PULL=false must reach buildx as False.
+    assert (build["pull"], build["ca_bundle"]) == ("{{ $ECOM_DOCKER_PULL }}", "{{ $ECOM_BUILD_CA_BUNDLE }}")
+    assert build["build_args"] == {"ECOM_PYTHON_IMAGE": "{{ $ECOM_PYTHON_IMAGE }}"}
     assert push["image_name"] == "{{ build-image.image_name }}"
     assert push["tag"] == "{{ build-image.tag }}"
     assert docker["work_pool"]["job_variables"]["image"] == "{{ build-image.image }}"

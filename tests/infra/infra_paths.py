@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -19,8 +20,15 @@ PREFECT_YAML = REPO_ROOT / "prefect.yaml"
 INIT_HOOKS = REPO_ROOT / "docker" / "localstack-init" / "ready.d"
 JOB_RUNNER = REPO_ROOT / "docker" / "glue" / "job_runner.py"
 
-# Services built from docker/Dockerfile: their container command is the `ecom-pipeline` CLI's arguments.
-OUR_IMAGE = "ecom-pipeline:local"
+# Images built from docker/Dockerfile (its runtime and emulators targets): their containers run the `ecom-pipeline`
+# CLI, so their command is the CLI's arguments.
+OUR_IMAGES = ("ecom-pipeline:local", "ecom-pipeline-emulators:local")
+_DEFAULTED = re.compile(r"\$\{\w+(?::-(?P<default>[^}]*)|:\+[^}]*)\}")
+
+
+def with_defaults(text: str) -> str:
+    """A compose value with every `${VAR:-default}` as its default and every `${VAR:+value}` as "" (VAR unset)."""
+    return _DEFAULTED.sub(lambda match: match["default"] or "", text)
 
 
 def tool_path(name: str) -> str:
@@ -36,4 +44,4 @@ def tool_path(name: str) -> str:
 def uses_our_image(service: dict[str, Any]) -> bool:
     """True for services that run the image built from docker/Dockerfile."""
     build = service.get("build") or {}
-    return service.get("image") == OUR_IMAGE or build.get("dockerfile") == "docker/Dockerfile"
+    return service.get("image") in OUR_IMAGES or build.get("dockerfile") == "docker/Dockerfile"

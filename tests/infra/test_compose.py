@@ -12,9 +12,12 @@ from urllib.parse import urlsplit
 import pytest
 import typer
 import yaml
-from infra_paths import AWS_DOC, COMPOSE_DOC, DOCKERFILE, INIT_HOOKS, PREFECT_YAML, uses_our_image
+from infra_paths import AWS_DOC, COMPOSE_DOC, DOCKERFILE, INIT_HOOKS, PREFECT_YAML, uses_our_image, with_defaults
 
 from ecom_pipeline.cli import app
+
+OUR_IMAGES = ("ecom-pipeline:local", "ecom-pipeline-emulators:local")
+OFFLINE_IMAGES = COMPOSE_DOC.parents[1] / "docker" / "offline" / "images.env"
 
 PUBLISHED_PORT = re.compile(r"^127\.0\.0\.1:(\d+):(\d+)$")
 # The one host path a service may mount besides the repository's: the Docker socket, for the docker worker.
@@ -144,16 +147,49 @@ def test_start_order_is_declared_by_health_and_completion(compose: dict[str, Any
 def test_images_are_pinned_and_state_lives_in_named_volumes(compose: dict[str, Any]) -> None:
     named_volumes = set(compose["volumes"])
     for name, service in compose["services"].items():
-        image = str(service.get("image", ""))
-        pinned = ":" in image and not image.endswith((":latest", "latest}"))
+        image = with_defaults(str(service.get("image", "")))
+        pinned = ":" in image and not image.endswith(":latest")
         assert pinned, f"{name}: pin the image ({image!r})"
         for volume in service.get("volumes", []):
-            source = volume.split(":", 1)[0]
+            source = with_defaults(volume).split(":", 1)[0]
             if volume == DOCKER_SOCKET_BIND:
                 assert name == "prefect-worker", f"{name}: only the docker worker holds the Docker socket"
             elif not source.startswith("./"):
                 assert source in named_volumes, f"{name}: volume {source} is not declared"
     assert "${LOCALSTACK_IMAGE:-localstack/localstack:4." in compose["services"]["localstack"]["image"]
+
+
+def test_every_image_can_be_replaced_without_editing_a_file(compose: dict[str, Any]) -> None:
+    """Where no registry is reachable, every image must be one the user names (docker/offline/images.env)."""
+    for name, service in compose["services"].items():
+        image = str(service["image"])
+        assert image in OUR_IMAGES or re.fullmatch(r"\$\{\w+:-[^}]+\}", image), f"{name}: {image} is hard-coded"
+    # Our own images build once each, on a base the user names too.
+    built = {name: service for name, service in compose["services"].items() if "build" in service}
+    assert {service["image"] for service in built.values()} == set(OUR_IMAGES)
+    assert len(built) == len(OUR_IMAGES), f"each image must be built by one service only, not {sorted(built)}"
+    for service in built.values():
+        assert service["build"]["args"]["ECOM_PYTHON_IMAGE"] == "${ECOM_PYTHON_IMAGE:-python:3.11-slim-bookworm}"
+    dockerfile = DOCKERFILE.read_text(encoding="utf-8")
+    assert "ARG ECOM_PYTHON_IMAGE=python:3.11-slim-bookworm" in dockerfile
+    assert {line for line in dockerfile.splitlines() if line.startswith("FROM ${")} == {
+        "FROM ${ECOM_PYTHON_IMAGE} AS builder",
+        "FROM ${ECOM_PYTHON_IMAGE} AS base",
+    }
+    offline = dict(
+        line.split("=", 1) for line in OFFLINE_IMAGES.read_text(encoding="utf-8").splitlines() if "=" in line
+    )
+    named = {
+        match for service in compose["services"].values() for match in re.findall(r"\$\{(\w+):-", service["image"])
+    }
+    assert named | {"ECOM_PYTHON_IMAGE"} <= set(offline), "docker/offline/images.env must name every image"
+
+
+def test_no_dockerfile_asks_a_registry_for_its_frontend() -> None:
+    """`# syntax=` makes BuildKit pull a frontend image from Docker Hub, which fails offline."""
+    for path in [DOCKERFILE, *OFFLINE_IMAGES.parent.glob("*.Dockerfile")]:
+        first_lines = path.read_text(encoding="utf-8").splitlines()[:5]
+        assert not [line for line in first_lines if re.match(r"#\s*syntax\s*=", line)], path
 
 
 def test_glue_and_pipeline_share_the_jobs_volume(compose: dict[str, Any]) -> None:
