@@ -21,7 +21,6 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-import yaml
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import BlockDocument
@@ -33,6 +32,7 @@ from pydantic import ValidationError
 
 from ecom_pipeline.exceptions import ConfigError, PipelineError
 from ecom_pipeline.settings import Settings
+from flows.as_code import one_line, read_entries, require_unique_names
 
 logger = logging.getLogger("flows.automations")
 
@@ -80,28 +80,14 @@ class Applied:
     id: UUID | None
 
 
-def _one_line(error: object) -> str:
-    """An error's text on one line (YAML and HTTP errors span several)."""
-    return " ".join(str(error).split())
-
-
 def load_automations_file(path: Path = AUTOMATIONS_FILE) -> AutomationsFile:
     """Parse and validate the file with Prefect's own model (`AutomationCore`, what `--from-file` uses)."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"automations file {path}: {_one_line(error)}") from error
-    if not isinstance(document, dict) or not isinstance(document.get("automations"), list):
-        raise ConfigError(f"automations file {path}: expected a mapping with an `automations` list")
+    document, entries = read_entries(path, "automations file", "automations", "automation")
     block = document.get("notification_block")
     if not isinstance(block, str) or not block:
         raise ConfigError(f"automations file {path}: `notification_block` must name a block")
     specs: list[AutomationSpec] = []
-    for index, raw in enumerate(document["automations"]):
-        name = raw.get("name", f"#{index + 1}") if isinstance(raw, dict) else f"#{index + 1}"
-        where = f"automations file {path}, automation {name!r}"
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{where}: expected a mapping")
+    for where, raw in entries:
         notify = raw.get("notify")
         if notify is not None and (not isinstance(notify, dict) or set(notify) != NOTIFY_FIELDS):
             raise ConfigError(f"{where}, field 'notify': expected exactly {sorted(NOTIFY_FIELDS)}")
@@ -112,10 +98,7 @@ def load_automations_file(path: Path = AUTOMATIONS_FILE) -> AutomationsFile:
             field = ".".join(str(part) for part in first["loc"])
             raise ConfigError(f"{where}, field {field!r}: {first['msg']}") from error
         specs.append(AutomationSpec(core=core, notify=notify, sets_enabled="enabled" in raw))
-    names = [spec.core.name for spec in specs]
-    doubled = sorted({name for name in names if names.count(name) > 1})
-    if doubled:
-        raise ConfigError(f"automations file {path}: names must be unique (they are the keys): {doubled}")
+    require_unique_names(path, "automations file", (spec.core.name for spec in specs))
     return AutomationsFile(notification_block=block, automations=tuple(specs))
 
 
@@ -241,10 +224,10 @@ def apply_automations(settings: Settings, path: Path = AUTOMATIONS_FILE, *, dry_
                 results.append(_apply_one(client, spec, block_id, existing[spec.core.name], dry_run))
     except PrefectHTTPStatusError as error:  # 401/403: a wrong PREFECT_API_KEY; 5xx: the server's trouble
         status = error.response.status_code
-        message = f"Prefect API {api_url} answered {status}: {_one_line(error)}"
+        message = f"Prefect API {api_url} answered {status}: {one_line(error)}"
         raise PipelineError(message, transient=status >= 500) from error
     except httpx.TransportError as error:  # refused, unknown host, timeout
-        raise PipelineError(f"Prefect API {api_url} unreachable: {_one_line(error)}", transient=True) from error
+        raise PipelineError(f"Prefect API {api_url} unreachable: {one_line(error)}", transient=True) from error
     return results
 
 
@@ -264,7 +247,7 @@ def _apply_one(
     except PrefectHTTPStatusError as error:
         if error.response.status_code >= 500:
             raise
-        detail = _one_line(error.response.text)[:300]  # the server's validation message, e.g. a bad template
+        detail = one_line(error.response.text)[:300]  # the server's validation message, e.g. a bad template
         raise ConfigError(f"automation {spec.core.name!r}: refused by the Prefect API: {detail}") from error
 
 

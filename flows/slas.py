@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 from prefect._experimental.sla.objects import ServiceLevelAgreement, SlaMergeResponse, SlaTypes
 from prefect.client.base import ServerType, determine_server_type
 from prefect.client.orchestration import get_client
@@ -32,6 +31,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from ecom_pipeline.exceptions import ConfigError, PipelineError
 from ecom_pipeline.settings import Settings
 from flows import assets
+from flows.as_code import one_line, read_entries, require_unique_names
 
 SLAS_FILE = Path(__file__).with_name("slas.yaml")
 PREFECT_SLAS: TypeAdapter[SlaTypes] = TypeAdapter(SlaTypes)  # what `prefect deploy` validates an `sla:` entry with
@@ -68,10 +68,6 @@ class SlasApplied:
     response: SlaMergeResponse | None = None
 
 
-def _one_line(error: object) -> str:
-    return " ".join(str(error).split())
-
-
 def _sla(raw: dict[str, Any], settings: Settings, where: str) -> Sla:
     """One entry as Prefect's model for its type (ours for freshness); a field the model would drop is an error."""
     values = dict(raw)
@@ -95,25 +91,12 @@ def _sla(raw: dict[str, Any], settings: Settings, where: str) -> Sla:
 
 def load_slas_file(settings: Settings, path: Path = SLAS_FILE) -> SlasFile:
     """Parse the file and validate each SLA with Prefect's own models; names must be unique (Cloud's key)."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"SLA file {path}: {_one_line(error)}") from error
-    if not isinstance(document, dict) or not isinstance(document.get("slas"), list):
-        raise ConfigError(f"SLA file {path}: expected a mapping with a `slas` list")
+    document, entries = read_entries(path, "SLA file", "slas", "SLA")
     deployment = document.get("deployment")
     if not isinstance(deployment, str) or deployment.count("/") != 1:
         raise ConfigError(f"SLA file {path}: `deployment` must name one deployment as <flow>/<deployment>")
-    slas = []
-    for index, raw in enumerate(document["slas"]):
-        name = raw.get("name", f"#{index + 1}") if isinstance(raw, dict) else f"#{index + 1}"
-        if not isinstance(raw, dict):
-            raise ConfigError(f"SLA file {path}, SLA {name!r}: expected a mapping")
-        slas.append(_sla(raw, settings, f"SLA file {path}, SLA {name!r}"))
-    names = [sla.name for sla in slas]
-    doubled = sorted({name for name in names if names.count(name) > 1})
-    if doubled:
-        raise ConfigError(f"SLA file {path}: names must be unique (they are the keys): {doubled}")
+    slas = [_sla(raw, settings, where) for where, raw in entries]
+    require_unique_names(path, "SLA file", (sla.name for sla in slas))
     return SlasFile(deployment=deployment, slas=tuple(slas))
 
 
@@ -140,9 +123,9 @@ def apply_slas(settings: Settings, path: Path = SLAS_FILE) -> SlasApplied:
     except PrefectHTTPStatusError as error:
         status = error.response.status_code
         if status < 500:
-            detail = _one_line(error.response.text)[:300]
+            detail = one_line(error.response.text)[:300]
             raise ConfigError(f"SLAs of {spec.deployment}: refused by {api_url} ({status}): {detail}") from error
         raise PipelineError(f"Prefect API {api_url} answered {status}", transient=True) from error
     except httpx.TransportError as error:
-        raise PipelineError(f"Prefect API {api_url} unreachable: {_one_line(error)}", transient=True) from error
+        raise PipelineError(f"Prefect API {api_url} unreachable: {one_line(error)}", transient=True) from error
     return SlasApplied(api_url, spec.deployment, response=response)
