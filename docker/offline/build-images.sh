@@ -45,10 +45,7 @@ debian_base() {
     local started=$SECONDS rootfs mirror
     if have "$ECOM_DEBIAN_IMAGE"; then say "$ECOM_DEBIAN_IMAGE: present"; return; fi
     command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
-    mirror=${ECOM_DEBIAN_MIRROR:-$({ grep -hE '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null \
-        | awk '{print $2}'; grep -hE '^[[:space:]]*deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}'; } \
-        | grep -E '/debian/?$' | head -n1 || true)}
-    mirror=${mirror:-http://deb.debian.org/debian}
+    mirror=${ECOM_DEBIAN_MIRROR:-$("$offline/debian-mirror.sh")}
     rootfs=$(mktemp -d)
     debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$logs/debootstrap.log" 2>&1 \
         || { tail -n 20 "$logs/debootstrap.log" >&2; return 1; }

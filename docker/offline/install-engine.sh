@@ -41,11 +41,8 @@ if ! command -v dockerd >/dev/null 2>&1; then
 fi
 
 if ! compose_ok || ! docker buildx version >/dev/null 2>&1; then
-    # The mirror this machine already uses for bookworm serves trixie too.
-    mirror=$({ grep -hE '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
-               grep -hE '^[[:space:]]*deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
-                   | awk '{print $2}'; } | grep -E '/debian/?$' | head -n1 || true)
-    mirror=${mirror:-http://deb.debian.org/debian}
+    # The mirror this machine already uses for bookworm serves forky too.
+    mirror=$("$(dirname "$0")/debian-mirror.sh")
     say "Compose v2 and buildx from Debian ${newer_suite} (${mirror}), pinned below bookworm"
     printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
         "$mirror" "$newer_suite" >/etc/apt/sources.list.d/ecom-docker-plugins.sources

@@ -1,14 +1,17 @@
 """docker compose up, the images and the docker work pool, for real: docs/compose.md's commands on a real engine.
 
 One stack serves the module, in document order: the one-shot `up` on the 2026-06 DummyJSON snapshot, what it left
-in LocalStack and the Prefect server, the images, the docker deployment on the stack's worker, the next `up`,
-and `down -v`. Every image comes from docker/offline/build-images.sh.
+in LocalStack and the Prefect server, the images, the docker deployment on the stack's worker, a Glue container
+stopped mid-run, the next `up`, and `down -v`. Every image comes from docker/offline/build-images.sh.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +20,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from container_support import COMPOSE_DOC, docker
+from container_support import COMPOSE_DOC, REPO_ROOT, docker
 from doc_blocks import doc_block, run_block
 from sensitive_data import object_text, sensitive_values
 
@@ -27,6 +30,7 @@ PROJECT = "ecom-pipeline"  # docker-compose.yml's `name:`; prefect.yaml's docker
 LEAN_IMAGE, EMULATORS_IMAGE = "ecom-pipeline:local", "ecom-pipeline-emulators:local"
 PREFECT_API = "http://127.0.0.1:4200/api"
 STAGE_LOGGERS = "ecom_pipeline."  # the stages' own loggers, whose lines the flow sends to the run's logs
+GLUE_STOPPED = "Glue container job: the `glue` service stopped answering"
 LEAN_LIMIT_BYTES = 800 * 10**6
 
 
@@ -165,6 +169,44 @@ def test_the_docker_work_pool_runs_the_deployment_in_a_flow_run_container(stack:
     assert stage_lines(runs[0]["id"])
 
 
+def test_a_glue_container_stopped_mid_run_fails_the_run_in_one_clear_line(stack: Stack) -> None:
+    taken_before = docker("compose", "logs", "glue", env=stack.env).stdout.count("job_runner: running")
+    run = subprocess.Popen(
+        # Another ingest date, so that the Spark job runs instead of reusing the earlier runs' output.
+        [
+            "docker",
+            "compose",
+            "run",
+            "--rm",
+            "-T",
+            "pipeline",
+            "run",
+            "--profile",
+            "compose",
+            "--run-date",
+            "2026-06-17",
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, **stack.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while docker("compose", "logs", "glue", env=stack.env).stdout.count("job_runner: running") == taken_before:
+        assert run.poll() is None and time.monotonic() < deadline, "the Glue container never took the job"
+        time.sleep(1)
+    assert docker("compose", "stop", "glue", env=stack.env).returncode == 0
+    stopped = time.monotonic()
+    output, _ = run.communicate(timeout=300)
+    assert run.returncode != 0, output
+    assert time.monotonic() - stopped < 120, "the run noticed the stopped container late"
+    # The run's last word is one line naming the service; above it are the run's own logs (Prefect's included).
+    last_line = [line for line in output.splitlines() if line.strip()][-1]
+    assert last_line.startswith(f"error: stage glue-run failed: {GLUE_STOPPED}"), output[-3000:]
+    assert sum(line.startswith("error:") for line in output.splitlines()) == 1, output[-3000:]
+
+
 def test_the_next_up_succeeds(stack: Stack) -> None:
     first = summary(stack.out_dir)
     run_block(doc_block(COMPOSE_DOC, "compose-detach"), env=stack.env, timeout=900)
@@ -182,3 +224,19 @@ def test_down_leaves_no_container_network_or_volume_of_the_project(stack: Stack)
     assert docker("network", "ls", "--quiet", "--filter", label).stdout.split() == []
     assert docker("volume", "ls", "--quiet", "--filter", label).stdout.split() == []
     assert docker("ps", "--all", "--quiet", "--filter", "name=ecom-registry").stdout.split() == []
+
+
+def test_the_documented_minimums_are_no_higher_than_what_these_tests_ran_on() -> None:
+    """docs/compose.md's prerequisites are measured: the engine and Compose here meet them, not more."""
+    text = COMPOSE_DOC.read_text(encoding="utf-8")
+    engine_minimum = re.search(r"Docker Engine \*\*(\d+\.\d+) or newer\*\*", text)
+    compose_minimum = re.search(r"Compose plugin \*\*(\d+\.\d+) or newer\*\*", text)
+    assert engine_minimum and compose_minimum, "docs/compose.md must state the Engine and Compose minimums"
+
+    def version(text: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in re.findall(r"\d+", text)[:2])
+
+    engine = docker("version", "--format", "{{.Server.Version}}").stdout
+    compose = docker("compose", "version", "--short").stdout
+    assert version(engine_minimum[1]) <= version(engine), engine
+    assert version(compose_minimum[1]) <= version(compose), compose

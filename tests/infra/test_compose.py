@@ -12,11 +12,19 @@ from urllib.parse import urlsplit
 import pytest
 import typer
 import yaml
-from infra_paths import AWS_DOC, COMPOSE_DOC, DOCKERFILE, INIT_HOOKS, PREFECT_YAML, uses_our_image, with_defaults
+from infra_paths import (
+    AWS_DOC,
+    COMPOSE_DOC,
+    DOCKERFILE,
+    INIT_HOOKS,
+    OUR_IMAGES,
+    PREFECT_YAML,
+    uses_our_image,
+    with_defaults,
+)
 
 from ecom_pipeline.cli import app
 
-OUR_IMAGES = ("ecom-pipeline:local", "ecom-pipeline-emulators:local")
 OFFLINE_IMAGES = COMPOSE_DOC.parents[1] / "docker" / "offline" / "images.env"
 
 PUBLISHED_PORT = re.compile(r"^127\.0\.0\.1:(\d+):(\d+)$")

@@ -43,9 +43,9 @@ def test_hadolint_passes_on_the_dockerfile(run_tool: RunTool) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "rule"),
     [
-        ("FROM python:3.11-slim-bookworm AS runtime", "FROM python:latest AS runtime", "DL3007"),
+        ("FROM base AS runtime", "FROM python:latest AS runtime", "DL3007"),
         ('"uv==${UV_VERSION}"', "uv", "DL3013"),
-        ("USER 10000:10000", "USER root", "DL3002"),
+        ("COPY --from=builder /app /app\nUSER 10000:10000", "COPY --from=builder /app /app\nUSER root", "DL3002"),
     ],
     ids=["latest-base-image", "unpinned-pip-install", "root-user"],
 )
@@ -65,8 +65,11 @@ def test_compose_file_matches_the_compose_spec(run_tool: RunTool) -> None:
 @pytest.mark.parametrize(
     ("old", "new"),
     [
-        ("condition: service_completed_successfully", "condition: service_finished"),
-        ('    restart: "no"\n    volumes:', '    restart: "no"\n    volumez:'),
+        (
+            "out-dir:\n        condition: service_completed_successfully",
+            "out-dir:\n        condition: service_finished",
+        ),
+        ('    restart: "no"\n    volumes:\n      - jobs:/jobs', '    restart: "no"\n    volumez:\n      - jobs:/jobs'),
     ],
     ids=["unknown-depends-on-condition", "misspelt-service-key"],
 )
