@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from aws_stack import Stack, deploy_stack
 from cfn_resolve import load_template
 
 from ecom_pipeline.runtime.iam_emulator import IamEmulator
+
+
+@pytest.fixture(autouse=True)
+def _own_boto3_default_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts and ends without boto3's default session: it keeps the credentials it first resolved, so a
+    client one test made through it (`boto3.client(...)`) would hand that test's keys to the next test's flow."""
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
 
 
 @pytest.fixture

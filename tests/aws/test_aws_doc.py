@@ -72,6 +72,11 @@ def prefect_env(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory)
                     prefect.delete_block_document(document.id)
 
 
+# Passphrases of the key pairs the bootstrap tests make, not secrets of anyone's.
+PIPELINE_KEY_PASSPHRASE = "pipeline-pass-Pp4"  # pragma: allowlist secret
+ADMIN_KEY_PASSPHRASE = "admin-pass-Ap4"  # pragma: allowlist secret
+
+
 def aws_names() -> dict[str, str]:
     """The step 2 exports, as the stack outputs would give them."""
     return {
@@ -130,12 +135,15 @@ def test_bootstrap_again_after_step_6_signs_in_as_the_admin_with_the_admins_own_
     The recording proxy in front of the emulator keeps each login; each JWT is verified with the admin's public key.
     """
     secrets = boto3.client("secretsmanager", endpoint_url=s3_emulator.endpoint_url, region_name=EMULATOR_REGION)
-    pipeline_key, admin_key = make_key_pair("pipeline-pass-Pp4"), make_key_pair("admin-pass-Ap4")
+    pipeline_key, admin_key = make_key_pair(PIPELINE_KEY_PASSPHRASE), make_key_pair(ADMIN_KEY_PASSPHRASE)
     secret_id = f"ecom/pipeline-{uuid.uuid4().hex[:8]}"
     secrets.create_secret(
         Name=secret_id,
         SecretString=json.dumps(
-            {"snowflake_private_key": pipeline_key.private_pem, "snowflake_private_key_passphrase": "pipeline-pass-Pp4"}
+            {
+                "snowflake_private_key": pipeline_key.private_pem,
+                "snowflake_private_key_passphrase": PIPELINE_KEY_PASSPHRASE,
+            }
         ),
     )
     admin_key_file = tmp_path / "admin_rsa_key.p8"
@@ -155,7 +163,7 @@ def test_bootstrap_again_after_step_6_signs_in_as_the_admin_with_the_admins_own_
             "SNOWFLAKE_EMULATOR": "true",
             "SNOWFLAKE_BOOTSTRAP_USER": "MY_ADMIN_USER",
             "SNOWFLAKE_PRIVATE_KEY_FILE": str(admin_key_file),  # the admin's own sign-in, as step 4 exports it
-            "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE": "admin-pass-Ap4",
+            "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE": ADMIN_KEY_PASSPHRASE,
             "ECOM_WORK_DIR": str(tmp_path / "work"),
         }
         first = run_block(doc_block(DOC, "aws-bootstrap"), env={**env, "ECOM_SECRET_ID": ""})  # step 4
@@ -174,8 +182,6 @@ def test_an_externalbrowser_bootstrap_keeps_its_sign_in_whatever_the_secret_hold
     s3_emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Step 4's own example (single sign-on in the browser) with step 6's secret exported: still the browser."""
-    # boto3's default session keeps the credentials it first resolves: this test's must not outlive it.
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     secrets = boto3.client("secretsmanager", endpoint_url=s3_emulator.endpoint_url, region_name=EMULATOR_REGION)
     secret_id = f"ecom/pipeline-{uuid.uuid4().hex[:8]}"
     secrets.create_secret(Name=secret_id, SecretString=json.dumps({"snowflake_private_key": "unused-Uk1"}))

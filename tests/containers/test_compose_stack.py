@@ -32,6 +32,7 @@ PREFECT_API = "http://127.0.0.1:4200/api"
 STAGE_LOGGERS = "ecom_pipeline."  # the stages' own loggers, whose lines the flow sends to the run's logs
 GLUE_STOPPED = "Glue container job: the `glue` service stopped answering"
 LEAN_LIMIT_BYTES = 800 * 10**6
+LOCALSTACK_KEYS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # pragma: allowlist secret
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,7 @@ def test_no_sensitive_value_of_the_snapshot_reaches_the_buckets(stack: Stack, du
         "s3",
         endpoint_url="http://127.0.0.1:4566",
         region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        **LOCALSTACK_KEYS,
     )
     places = {}
     for bucket in ("ecom-raw", "ecom-curated"):
