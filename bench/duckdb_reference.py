@@ -92,7 +92,7 @@ enriched as (
         cast(n.line.price * n.line.quantity as decimal(12,2)) as revenue,
         cast(round(n.line.price * cast('{cost_ratio}' as decimal(7,6)), 2) as decimal(12,2)) as cost_price,
         coalesce(nullif(trim(n.cart_status), ''), '{default_status}') as order_status,
-        timestamp '{ingested_at}' as ingested_at, '{run_id}' as run_id,
+        '{ingested_at}+00'::timestamptz as ingested_at, '{run_id}' as run_id,
         try_cast(nullif(trim(n.cart_date), '') as date) as parsed_date,
         nullif(trim(n.cart_date), '') is not null and parsed_date is null as order_date_invalid,
         coalesce(parsed_date, date '{ingest_date}') as order_date,

@@ -8,14 +8,16 @@ from pyspark.sql.types import DataType, DateType, DecimalType, IntegerType, Long
 
 from spark_jobs.orders.schema import CURATED_SCHEMA
 
-# Spark type -> the Arrow type its Parquet column reads back as. Timestamps are compared without their unit: Spark
-# writes INT96 (read as nanoseconds), DuckDB and pyarrow microseconds, and Snowflake loads each into TIMESTAMP_NTZ.
+# Spark type -> the Arrow type its Parquet column reads back as. Timestamps are compared without their unit. Spark
+# writes TimestampType as INT64 TIMESTAMP(MICROS) adjusted to UTC (isAdjustedToUTC=true: Spark 3.3 has no other
+# timestamp to write), which reads back with zone UTC; the DuckDB reference and the warehouse tests' data write the
+# same, and the loader's session is in UTC, so Snowflake's TIMESTAMP_NTZ holds the UTC wall clock.
 ARROW_TYPES: dict[type[DataType], str] = {
     StringType: "string",
     LongType: "int64",
     IntegerType: "int32",
     DateType: "date32[day]",
-    TimestampType: "timestamp",
+    TimestampType: "timestamp[tz=UTC]",
 }
 
 
@@ -37,7 +39,7 @@ def arrow_columns(schema: pa.Schema) -> list[tuple[str, str]]:
 
 
 def _without_unit(kind: pa.DataType) -> str:
-    """The type as text; a timestamp without its unit, but with its zone if it has one (the contract has none)."""
+    """The type as text; a timestamp without its unit, but with its zone if it has one."""
     if not pa.types.is_timestamp(kind):
         return str(kind)
     return "timestamp" if kind.tz is None else f"timestamp[tz={kind.tz}]"

@@ -133,7 +133,10 @@ def connect_kwargs(sf: SnowflakeSettings) -> dict[str, Any]:
         # Server-side binding: values travel as typed parameters, never inside the SQL text.
         "paramstyle": "qmark",
         "login_timeout": 60,
-        "session_parameters": {"QUERY_TAG": "ecom-pipeline"},
+        # The curated files' timestamps are UTC instants (Parquet TIMESTAMP adjusted to UTC), and Snowflake turns an
+        # instant into a TIMESTAMP_NTZ wall clock in the session's TIMEZONE, whose default is America/Los_Angeles
+        # (https://docs.snowflake.com/en/sql-reference/parameters#timezone): UTC makes `ingested_at` the UTC time.
+        "session_parameters": {"QUERY_TAG": "ecom-pipeline", "TIMEZONE": "UTC"},
     }
     if sf.host:
         kwargs["host"] = sf.host

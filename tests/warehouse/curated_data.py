@@ -49,7 +49,7 @@ CURATED_SCHEMA = pa.schema(
         ("cost_price", pa.decimal128(12, 2)),
         ("profit", pa.decimal128(12, 2)),
         ("order_status", pa.string()),
-        ("ingested_at", pa.timestamp("us")),
+        ("ingested_at", pa.timestamp("us", tz="UTC")),
         ("run_id", pa.string()),
         ("order_date_copy", pa.date32()),
     ]

@@ -27,7 +27,7 @@ from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.secret_store import resolve_secrets
 from ecom_pipeline.settings import Settings, SnowflakeSettings, load_settings
 from ecom_pipeline.warehouse.auth import auth_kwargs
-from ecom_pipeline.warehouse.connection import connect
+from ecom_pipeline.warehouse.connection import connect, connect_kwargs
 
 PASSPHRASE = f"pp-{uuid.uuid4().hex}"
 TOKEN = f"pat-{uuid.uuid4().hex}"
@@ -175,3 +175,11 @@ def test_the_emulator_password_applies_only_when_no_method_is_set(key_pair: KeyP
     )
     assert with_key["authenticator"] == "SNOWFLAKE_JWT" and "password" not in with_key
     assert auth_kwargs(_settings(emulator=True, password=SecretStr("mine"))) == {"password": "mine"}
+
+
+def test_a_snowflake_session_is_in_utc_and_tagged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The curated timestamps are UTC instants: in Snowflake's default TIMEZONE (America/Los_Angeles) a load would
+    turn them into Pacific wall clocks in `orders.ingested_at` (TIMESTAMP_NTZ)."""
+    sign_in = SecretStr("not-a-real-one")  # pragma: allowlist secret
+    sf = SnowflakeSettings(account="myorg-myaccount", user="ECOM_PIPELINE", password=sign_in)
+    assert connect_kwargs(sf)["session_parameters"] == {"QUERY_TAG": "ecom-pipeline", "TIMEZONE": "UTC"}
