@@ -36,7 +36,7 @@ from prefect_snowflake import SnowflakeConnector, SnowflakeCredentials
 from pydantic import SecretBytes, SecretStr, ValidationError
 
 from ecom_pipeline.exceptions import ConfigError
-from ecom_pipeline.settings import Settings, SnowflakeSettings, StorageSettings
+from ecom_pipeline.settings import Settings, SnowflakeSettings, StorageSettings, validation_summary
 from ecom_pipeline.warehouse.auth import one_method, pem_bytes, private_key_der
 
 logger = logging.getLogger("ecom_pipeline.blocks")
@@ -67,11 +67,6 @@ def _plain(secret: SecretStr | None) -> str | None:
     return secret.get_secret_value() if secret is not None else None
 
 
-def _validation_summary(error: ValidationError) -> str:
-    """Which fields failed and why, without the input values (they may be secrets)."""
-    return "; ".join(f"{'.'.join(map(str, item['loc'])) or 'block'}: {item['msg']}" for item in error.errors())
-
-
 def _snowflake_credentials(sf: SnowflakeSettings) -> SnowflakeCredentials:
     """The SnowflakeCredentials block for `sf`: its one sign-in method, the key saved as a secret (PEM bytes)."""
     one_method(sf)
@@ -90,7 +85,8 @@ def _snowflake_credentials(sf: SnowflakeSettings) -> SnowflakeCredentials:
     try:
         return SnowflakeCredentials(**{key: value for key, value in values.items() if value is not None})
     except ValidationError as error:
-        raise ConfigError(f"cannot build the Snowflake credentials block: {_validation_summary(error)}") from None
+        reason = validation_summary(error, "block")
+        raise ConfigError(f"cannot build the Snowflake credentials block: {reason}") from None
 
 
 def _aws_keys(storage: StorageSettings, store_aws_keys: bool) -> dict[str, Any]:
@@ -161,7 +157,7 @@ def _load_optional(block_type: type[BlockT], name: str) -> BlockT | None:
             logger.debug("no %s block %r; keeping the environment's values", slug, name)
             return None
         cause = error.__cause__ if isinstance(error.__cause__, ValidationError) else error
-        reason = _validation_summary(cause) if isinstance(cause, ValidationError) else f"{type(error).__name__}"
+        reason = validation_summary(cause, "block") if isinstance(cause, ValidationError) else f"{type(error).__name__}"
         # `from None`: a validation error's chain quotes the block's data, secrets included.
         raise ConfigError(f"Prefect block {name!r} ({slug}) exists but cannot be loaded: {reason}") from None
     logger.info("using %s block %r", slug, name)

@@ -17,7 +17,7 @@ import typer
 
 from ecom_pipeline.automations_cli import automations_app
 from ecom_pipeline.console import console, fail
-from ecom_pipeline.exceptions import PipelineError
+from ecom_pipeline.exceptions import ConfigError, PipelineError
 from ecom_pipeline.process_exit import skip_last_collection
 from ecom_pipeline.reprocess_cli import reprocess_app
 from ecom_pipeline.runtime.running import (
@@ -422,5 +422,9 @@ def _parse_date(value: str | None) -> date | None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point for `python -m ecom_pipeline`."""
-    return app(args=argv if argv is not None else sys.argv[1:])
+    """The `ecom-pipeline` command (and `python -m ecom_pipeline`): settings that cannot work end in one line."""
+    try:
+        return app(args=argv if argv is not None else sys.argv[1:])
+    except ConfigError as error:
+        fail(str(error))
+        raise SystemExit(1) from None

@@ -21,9 +21,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Protocol, runtime_checkable
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.retry_policy import SOURCE_PAGE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -344,6 +345,19 @@ class Settings(BaseSettings):
         return self.model_copy(update=top)
 
 
+def validation_summary(error: ValidationError, whole: str = "settings") -> str:
+    """Which fields failed and why, without the input values (they may be secrets)."""
+    return "; ".join(f"{'.'.join(map(str, item['loc'])) or whole}: {item['msg']}" for item in error.errors())
+
+
 def load_settings(**top_level: Any) -> Settings:
-    """Read settings from the environment (and `.env`), with optional top-level overrides."""
-    return Settings(**top_level)
+    """Read settings from the environment (and `.env`), with optional top-level overrides.
+
+    Raises:
+        ConfigError: a value that cannot work, naming the setting (a bad config fails in one line, never retried).
+    """
+    try:
+        return Settings(**top_level)
+    except ValidationError as error:
+        # `from None`: the chain would quote the input values, secrets included.
+        raise ConfigError(f"invalid settings: {validation_summary(error)}") from None

@@ -60,3 +60,18 @@ def test_a_source_answering_404_for_carts_fails_in_under_15_s_naming_the_resourc
     assert len(lines) == 1, lines
     assert "resource 'carts'" in lines[0] and "HTTP 404" in lines[0] and f"{no_carts_api.url}/carts" in lines[0]
     assert no_carts_api.source.carts_asked == 1, "a 404 is never retried"
+
+
+@pytest.mark.parametrize(
+    "command", [["ecom-pipeline"], [sys.executable, "-m", "ecom_pipeline"]], ids=["script", "module"]
+)
+def test_settings_that_cannot_work_fail_in_one_line_naming_them(command: list[str], tmp_path: Path) -> None:
+    if command == ["ecom-pipeline"]:
+        command = [str(Path(sys.executable).with_name("ecom-pipeline"))]  # the installed entry point
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("PREFECT_", "ECOM_"))}
+    env.update(ECOM_WORK_DIR=str(tmp_path / "work"), ECOM_DQ_ROW_CHANGE_WARN="0.5", ECOM_DQ_ROW_CHANGE_FAIL="0.1")
+    completed = subprocess.run([*command, "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 1
+    lines = error_lines(completed)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: invalid settings: ") and "row_change_warn (0.5)" in lines[0], lines[0]
