@@ -1,12 +1,10 @@
-"""A tiny SQL renderer: fills `{{ name }}` placeholders with object names that pass a strict pattern.
+"""SQL through jinja2: the files under `sql/` and the loader's statements are templates filled with object names.
 
 Only names go through here (database, schema, stage, bucket, ...): Snowflake cannot bind an identifier or a
-stage URL as a parameter. Values (dates, run ids, counts) are always bound by the caller, never rendered.
-
-Snowflake has no SQL macros, so the one expression our views share is a jinja macro in `sql/macros/`
-(`{{ money('sum(revenue)') }}`): this renderer expands it from that file, and sqlfluff's jinja templater
-(`.sqlfluff`) from the same file, so the text exists once. Not jinja itself: a macro takes one SQL expression
-written in our own files, never a value.
+stage URL as a parameter, so every name a template reads must pass a strict pattern first. Values (dates, run
+ids, counts) are always bound by the caller, never rendered. Macros are jinja's own: a view imports the one
+money rounding with `{% from 'macros/money.sql' import money %}`, and sqlfluff's jinja templater (`.sqlfluff`)
+resolves the same import when it lints.
 """
 
 from __future__ import annotations
@@ -14,15 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
-from functools import cache
-from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta
 
 from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.settings import REPO_ROOT, SnowflakeSettings, StorageSettings
 from ecom_pipeline.warehouse.views import ANALYTICS_VIEWS
 
 SQL_DIR = REPO_ROOT / "sql"
-MACRO_DIR = SQL_DIR / "macros"
 # What `bootstrap-warehouse` runs, in order: the setup files, then one file per view.
 SETUP_FILES: tuple[str, ...] = (
     "setup/01_snowflake_setup.sql",
@@ -33,15 +30,8 @@ SETUP_FILES: tuple[str, ...] = (
 )
 FILE_FORMAT_NAME = "CURATED_PARQUET"
 
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-# `{{ money('sum(revenue)') }}`: a macro applied to one SQL expression (no quotes or braces inside).
-MACRO_CALL = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\(\s*'([^'{}]*)'\s*\)\s*\}\}")
-# `{% macro money(amount) -%} body {%- endmacro %}` in sql/macros/*.sql; the body is used stripped.
-MACRO_DEFINITION = re.compile(
-    r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*-?%\}(.*?)"
-    r"\{%-?\s*endmacro\s*-?%\}",
-    re.DOTALL,
-)
+# SQL, not HTML: autoescaping would turn a quote into `&#39;`. What a template prints is validated in `render`.
+TEMPLATES = Environment(loader=FileSystemLoader(SQL_DIR), undefined=StrictUndefined, keep_trailing_newline=True)  # noqa: S701  # nosec
 
 # One pattern per kind of name. None of them admits a quote, a space, a semicolon or a comment marker.
 PATTERNS: dict[str, re.Pattern[str]] = {
@@ -54,102 +44,63 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "date": re.compile(r"^\d{4}-\d{2}-\d{2}$"),
 }
 
-# The kind of every placeholder our SQL uses; an unknown placeholder is an error, not a default identifier.
-PLACEHOLDER_KINDS: dict[str, str] = {
-    "database": "identifier",
-    "schema": "identifier",
-    "warehouse": "identifier",
-    "role": "identifier",
-    "user": "identifier",
-    "integration": "identifier",
-    "stage": "identifier",
-    "file_format": "identifier",
-    "bucket": "bucket",
-    "prefix": "prefix",
-    "aws_role_arn": "role_arn",
-    "partition_date": "date",
-}
-
-
-# Where each placeholder's value comes from, so a rejected value names the setting to fix.
-SETTING_OF: dict[str, str] = {
-    "database": "SNOWFLAKE_DATABASE",
-    "schema": "SNOWFLAKE_SCHEMA",
-    "warehouse": "SNOWFLAKE_WAREHOUSE",
-    "role": "SNOWFLAKE_ROLE",
-    "user": "SNOWFLAKE_USER",
-    "integration": "SNOWFLAKE_STORAGE_INTEGRATION",
-    "stage": "SNOWFLAKE_STAGE",
-    "bucket": "ECOM_CURATED_BUCKET",
-    "prefix": "ECOM_CURATED_PREFIX",
-    "aws_role_arn": "SNOWFLAKE_AWS_ROLE_ARN",
+# Every name our SQL reads: its kind, and the setting its value comes from (so an error names the setting to fix;
+# None for a constant or the date a load is for). A name not listed here is an error, not a default identifier.
+PLACEHOLDERS: dict[str, tuple[str, str | None]] = {
+    "database": ("identifier", "SNOWFLAKE_DATABASE"),
+    "schema": ("identifier", "SNOWFLAKE_SCHEMA"),
+    "warehouse": ("identifier", "SNOWFLAKE_WAREHOUSE"),
+    "role": ("identifier", "SNOWFLAKE_ROLE"),
+    "user": ("identifier", "SNOWFLAKE_USER"),
+    "integration": ("identifier", "SNOWFLAKE_STORAGE_INTEGRATION"),
+    "stage": ("identifier", "SNOWFLAKE_STAGE"),
+    "file_format": ("identifier", None),
+    "bucket": ("bucket", "ECOM_CURATED_BUCKET"),
+    "prefix": ("prefix", "ECOM_CURATED_PREFIX"),
+    "aws_role_arn": ("role_arn", "SNOWFLAKE_AWS_ROLE_ARN"),
+    "partition_date": ("date", None),
 }
 
 
 class SqlPlaceholderError(ConfigError, ValueError):
-    """A value that cannot go into our SQL (not an identifier, bucket, ARN or date): names the placeholder and its
-    setting. A ValueError too, for callers that validate values generically."""
+    """A name our SQL cannot take (unknown, missing, or not an identifier, bucket, ARN or date): names the
+    placeholder and its setting. A ValueError too, for callers that validate values generically."""
+
+
+def _label(name: str) -> str:
+    """`SQL placeholder 'user' (setting SNOWFLAKE_USER)`; raise SqlPlaceholderError for a name our SQL never reads."""
+    if name not in PLACEHOLDERS:
+        raise SqlPlaceholderError(f"unknown SQL placeholder '{name}'; known: {', '.join(sorted(PLACEHOLDERS))}")
+    setting = PLACEHOLDERS[name][1]
+    return f"SQL placeholder '{name}'" + (f" (setting {setting})" if setting else "")
 
 
 def validate(name: str, value: str) -> str:
     """Return `value` if it is a valid `name` placeholder value; raise SqlPlaceholderError naming the placeholder."""
-    kind = PLACEHOLDER_KINDS.get(name)
-    if kind is None:
-        raise SqlPlaceholderError(f"unknown SQL placeholder '{name}'; known: {', '.join(sorted(PLACEHOLDER_KINDS))}")
-    setting = f" (setting {SETTING_OF[name]})" if name in SETTING_OF else ""
+    label, kind = _label(name), PLACEHOLDERS[name][0]
     if not isinstance(value, str) or not PATTERNS[kind].fullmatch(value):
-        problem = f"not a valid {kind.replace('_', ' ')}"
-        raise SqlPlaceholderError(f"SQL placeholder '{name}'{setting} rejects {value!r}: {problem}")
+        raise SqlPlaceholderError(f"{label} rejects {value!r}: not a valid {kind.replace('_', ' ')}")
     if kind == "date":
         try:
             date.fromisoformat(value)  # the pattern admits 2026-13-45; the calendar does not
         except ValueError as error:
-            raise SqlPlaceholderError(f"SQL placeholder '{name}' rejects {value!r}: {error}") from error
+            raise SqlPlaceholderError(f"{label} rejects {value!r}: {error}") from error
     return value
 
 
-@cache
-def sql_macros(macro_dir: Path = MACRO_DIR) -> dict[str, tuple[str, str]]:
-    """The macros defined in `macro_dir/*.sql`: name -> (parameter, body)."""
-    macros: dict[str, tuple[str, str]] = {}
-    for path in sorted(macro_dir.glob("*.sql")):
-        for name, parameter, body in MACRO_DEFINITION.findall(path.read_text(encoding="utf-8")):
-            macros[name] = (parameter, body.strip())
-    return macros
-
-
-def expand_macros(sql: str, macros: Mapping[str, tuple[str, str]]) -> str:
-    """Replace every `{{ macro('expression') }}` in `sql` with the macro's body applied to the expression."""
-
-    def expand(match: re.Match[str]) -> str:
-        name, argument = match.groups()
-        if name not in macros:
-            raise SqlPlaceholderError(f"unknown SQL macro '{name}'; known: {', '.join(sorted(macros)) or 'none'}")
-        parameter, body = macros[name]
-        return re.sub(r"\{\{\s*" + parameter + r"\s*\}\}", lambda _: argument.strip(), body)
-
-    return MACRO_CALL.sub(expand, sql)
-
-
-def render(sql: str, values: Mapping[str, str], macros: Mapping[str, tuple[str, str]] | None = None) -> str:
-    """Expand the macros in `sql` (default: sql/macros/), then replace every `{{ name }}` with its validated value.
+def render(sql: str, values: Mapping[str, str]) -> str:
+    """Render the jinja template `sql` (imports resolve under `sql/`) with the names it reads, each validated.
 
     Raises:
-        SqlPlaceholderError: an unknown placeholder or macro, a missing or invalid value, or template syntax left
-            over (a `{{`, `{%` or `{#` neither form matches), which Snowflake would otherwise receive.
+        SqlPlaceholderError: the template reads an unknown name, or one with no value or an invalid value.
     """
-
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1)
+    template = TEMPLATES.parse(sql)
+    names: dict[str, str] = {}
+    for name in sorted(meta.find_undeclared_variables(template)):
         if name not in values:
-            raise SqlPlaceholderError(f"SQL placeholder '{name}' has no value; given: {', '.join(sorted(values))}")
-        return validate(name, values[name])
-
-    rendered = PLACEHOLDER.sub(substitute, expand_macros(sql, sql_macros() if macros is None else macros))
-    leftover = re.search(r"\{[{%#].*", rendered)
-    if leftover:
-        raise SqlPlaceholderError(f"SQL template syntax the renderer does not know: {leftover.group(0)[:80]}")
-    return rendered
+            raise SqlPlaceholderError(f"{_label(name)} has no value; given: {', '.join(sorted(values))}")
+        names[name] = validate(name, values[name])
+    return TEMPLATES.from_string(template).render(names)
 
 
 def names_from_settings(sf: SnowflakeSettings, storage: StorageSettings) -> dict[str, str]:
@@ -179,6 +130,6 @@ def split_statements(sql: str) -> list[str]:
     return statements
 
 
-def load_sql_file(relative_path: str, values: Mapping[str, str], sql_dir: Path = SQL_DIR) -> list[str]:
+def load_sql_file(relative_path: str, values: Mapping[str, str]) -> list[str]:
     """Read, render and split one file under `sql/`."""
-    return split_statements(render((sql_dir / relative_path).read_text(encoding="utf-8"), values))
+    return split_statements(render((SQL_DIR / relative_path).read_text(encoding="utf-8"), values))

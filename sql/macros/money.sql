@@ -4,8 +4,9 @@
     places than a NUMBER can hold (or, on the local emulator, be a DOUBLE such as 12.344999...): fixing it at
     6 places first makes a half cent round up on every engine. For a sum of NUMBER(12, 2) it changes nothing.
 
-    Snowflake has no SQL macros: `ecom_pipeline/warehouse/sqlrender.py` expands `{{ money('<expression>') }}`
-    into this text before a view is sent (and sqlfluff's jinja templater does the same when it lints).
+    Snowflake has no SQL macros: a view imports this one (`{% from 'macros/money.sql' import money %}`) and
+    jinja2 expands `{{ money('<expression>') }}` before the view is sent (ecom_pipeline/warehouse/sqlrender.py),
+    as sqlfluff's jinja templater does when it lints.
 -#}
 {% macro money(amount) -%}
     cast(round(cast({{ amount }} as number(38, 6)), 2) as number(18, 2))

@@ -1,6 +1,7 @@
 -- Orders, revenue and profit per order date. revenue_7d_avg: mean daily revenue over the day and the 6 days
 -- with orders before it (calendar days when the pipeline runs daily). One row of `orders` is one cart line.
--- Made by `ecom-pipeline bootstrap-warehouse` (docs/architecture.md#warehouse); money: sql/macros/money.sql.
+-- Made by `ecom-pipeline bootstrap-warehouse` (docs/architecture.md#warehouse).
+{% from 'macros/money.sql' import money %}
 
 create or replace view {{ database }}.{{ schema }}.vw_daily_revenue copy grants as
 with
@@ -35,13 +36,7 @@ final as (
     from daily_totals
 )
 
-select
-    order_date,
-    orders,
-    revenue,
-    profit,
-    revenue_7d_avg
-from final;
+select * from final;
 
 -- The report reads the view as the loader role.
 grant select on view {{ database }}.{{ schema }}.vw_daily_revenue to role {{ role }};

@@ -1,5 +1,6 @@
 -- The headline figures in one row: orders, revenue, profit and margin over every order (zeros when empty).
--- Made by `ecom-pipeline bootstrap-warehouse` (docs/architecture.md#warehouse); money: sql/macros/money.sql.
+-- Made by `ecom-pipeline bootstrap-warehouse` (docs/architecture.md#warehouse).
+{% from 'macros/money.sql' import money %}
 
 create or replace view {{ database }}.{{ schema }}.vw_kpis copy grants as
 with
@@ -29,12 +30,7 @@ final as (
     from totals
 )
 
-select
-    total_orders,
-    total_revenue,
-    total_profit,
-    profit_margin_pct
-from final;
+select * from final;
 
 -- The report reads the view as the loader role.
 grant select on view {{ database }}.{{ schema }}.vw_kpis to role {{ role }};

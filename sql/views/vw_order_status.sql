@@ -1,5 +1,6 @@
 -- Orders and revenue by order status. One row of `orders` is one cart line.
--- Made by `ecom-pipeline bootstrap-warehouse` (docs/architecture.md#warehouse); money: sql/macros/money.sql.
+-- Made by `ecom-pipeline bootstrap-warehouse` (docs/architecture.md#warehouse).
+{% from 'macros/money.sql' import money %}
 
 create or replace view {{ database }}.{{ schema }}.vw_order_status copy grants as
 with
@@ -21,11 +22,7 @@ final as (
     group by order_status
 )
 
-select
-    order_status,
-    orders,
-    revenue
-from final;
+select * from final;
 
 -- The report reads the view as the loader role.
 grant select on view {{ database }}.{{ schema }}.vw_order_status to role {{ role }};

@@ -1,5 +1,6 @@
 -- Orders, units, revenue, profit and margin by product category. One row of `orders` is one cart line.
--- Made by `ecom-pipeline bootstrap-warehouse` (docs/architecture.md#warehouse); money: sql/macros/money.sql.
+-- Made by `ecom-pipeline bootstrap-warehouse` (docs/architecture.md#warehouse).
+{% from 'macros/money.sql' import money %}
 
 create or replace view {{ database }}.{{ schema }}.vw_sales_by_category copy grants as
 with
@@ -36,14 +37,7 @@ final as (
     from category_totals
 )
 
-select
-    category,
-    orders,
-    units,
-    revenue,
-    profit,
-    margin_pct
-from final;
+select * from final;
 
 -- The report reads the view as the loader role.
 grant select on view {{ database }}.{{ schema }}.vw_sales_by_category to role {{ role }};

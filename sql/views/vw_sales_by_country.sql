@@ -1,5 +1,6 @@
 -- Orders, revenue and profit by the customer's country. One row of `orders` is one cart line.
--- Made by `ecom-pipeline bootstrap-warehouse` (docs/architecture.md#warehouse); money: sql/macros/money.sql.
+-- Made by `ecom-pipeline bootstrap-warehouse` (docs/architecture.md#warehouse).
+{% from 'macros/money.sql' import money %}
 
 create or replace view {{ database }}.{{ schema }}.vw_sales_by_country copy grants as
 with
@@ -23,12 +24,7 @@ final as (
     group by country
 )
 
-select
-    country,
-    orders,
-    revenue,
-    profit
-from final;
+select * from final;
 
 -- The report reads the view as the loader role.
 grant select on view {{ database }}.{{ schema }}.vw_sales_by_country to role {{ role }};

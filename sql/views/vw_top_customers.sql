@@ -1,5 +1,6 @@
 -- Customers ranked by revenue (ties share a rank), with their orders. One row of `orders` is one cart line.
--- Made by `ecom-pipeline bootstrap-warehouse` (docs/architecture.md#warehouse); money: sql/macros/money.sql.
+-- Made by `ecom-pipeline bootstrap-warehouse` (docs/architecture.md#warehouse).
+{% from 'macros/money.sql' import money %}
 
 create or replace view {{ database }}.{{ schema }}.vw_top_customers copy grants as
 with
@@ -33,13 +34,7 @@ final as (
     from customer_totals
 )
 
-select
-    revenue_rank,
-    customer_id,
-    customer_name,
-    orders,
-    revenue
-from final;
+select * from final;
 
 -- The report reads the view as the loader role.
 grant select on view {{ database }}.{{ schema }}.vw_top_customers to role {{ role }};

@@ -1,4 +1,4 @@
-"""sqlfluff (Snowflake dialect, the repository's .sqlfluff) accepts sql/ and rejects broken SQL."""
+"""sqlfluff (Snowflake dialect, jinja templater, the repository's .sqlfluff) accepts sql/ and rejects broken SQL."""
 
 from __future__ import annotations
 
@@ -27,13 +27,15 @@ BROKEN_SQL: dict[str, tuple[str, str]] = {
         "select\n    category,\n    count(order_id) as orders\nfrom ecom.analytics.orders\ngroup by 1;\n",
         "AM06",
     ),
+    # The templater resolves imports under sql/ as our renderer does, and a macro used without one fails.
+    "no_import": ("select {{ money('sum(revenue)') }} as revenue from {{ database }}.{{ schema }}.orders;\n", "TMP"),
 }
 
 
 def test_broken_sql_fails_sqlfluff(tmp_path: Path) -> None:
     for name, (sql, _rule) in BROKEN_SQL.items():
         (tmp_path / f"{name}.sql").write_text(sql)
-    result = _lint(tmp_path)  # one sqlfluff process for all three files
+    result = _lint(tmp_path)  # one sqlfluff process for all the files
     assert result.returncode != 0
     reports = result.stdout.split("== [")
     for name, (_sql, rule) in BROKEN_SQL.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from jinja2 import UndefinedError
 
 from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.settings import Settings
@@ -16,7 +17,6 @@ from ecom_pipeline.warehouse.sqlrender import (
     names_from_settings,
     render,
     split_statements,
-    sql_macros,
 )
 from ecom_pipeline.warehouse.views import ANALYTICS_VIEWS
 
@@ -63,7 +63,7 @@ def test_a_rejected_name_says_which_setting_holds_it() -> None:
 def test_render_rejects_unknown_and_missing_placeholders() -> None:
     with pytest.raises(SqlPlaceholderError, match="unknown SQL placeholder 'table'"):
         render("select * from {{ table }}", {"table": "orders"})
-    with pytest.raises(SqlPlaceholderError, match="placeholder 'schema' has no value"):
+    with pytest.raises(SqlPlaceholderError, match=r"placeholder 'schema' \(setting SNOWFLAKE_SCHEMA\) has no value"):
         render("select 1 from {{ database }}.{{ schema }}.t", {"database": "ECOM"})
 
 
@@ -87,9 +87,11 @@ def test_each_view_file_creates_the_view_it_is_named_after_and_grants_it() -> No
         assert grant == f"grant select on view ECOM.ANALYTICS.{view.name} to role ECOM_LOADER"
 
 
-def test_the_money_macro_is_expanded_from_its_file() -> None:
-    assert sql_macros() == {"money": ("amount", "cast(round(cast({{ amount }} as number(38, 6)), 2) as number(18, 2))")}
-    sql = render("select {{ money('sum(revenue)') }} as revenue from {{ schema }}.orders", {"schema": "S"})
+def test_the_money_macro_is_imported_from_its_file() -> None:
+    template = (
+        "{% from 'macros/money.sql' import money %}select {{ money('sum(revenue)') }} as revenue from {{ schema }}"
+    )
+    sql = render(template + ".orders", {"schema": "S"})
     assert sql == "select cast(round(cast(sum(revenue) as number(38, 6)), 2) as number(18, 2)) as revenue from S.orders"
     # Every money column of the views goes through it: no view spells a rounding out itself.
     names = names_from_settings(Settings().snowflake, Settings().storage)
@@ -100,12 +102,18 @@ def test_the_money_macro_is_expanded_from_its_file() -> None:
     assert "round(" not in raw and raw.count("{{ money(") == 13
 
 
-def test_render_rejects_unknown_macros_and_template_syntax_it_does_not_know() -> None:
-    with pytest.raises(SqlPlaceholderError, match="unknown SQL macro 'cents'; known: money"):
-        render("select {{ cents('x') }}", {})
-    for sql in ("select {{ money(x) }}", "select {{ money('x', 2) }}", "{% if x %}select 1{% endif %}"):
-        with pytest.raises(SqlPlaceholderError, match="SQL template syntax the renderer does not know"):
-            render(sql, {"x": "1"})
+def test_a_macro_must_be_imported_and_nothing_undefined_renders_as_empty() -> None:
+    with pytest.raises(SqlPlaceholderError, match="unknown SQL placeholder 'money'"):
+        render("select {{ money('x') }}", {})
+    # StrictUndefined: what does not exist fails instead of rendering as ''.
+    with pytest.raises(UndefinedError, match="has no attribute 'name'"):
+        render("select * from {{ database.name }}.orders", {"database": "ECOM"})
+
+
+def test_each_view_ends_in_select_from_final() -> None:
+    for view in ANALYTICS_VIEWS:
+        text = (SQL_DIR / view.file).read_text()
+        assert "\n\nselect * from final;\n" in text and text.count(" from final") == 1, view.file
 
 
 def test_split_statements_drops_comments_and_keeps_order() -> None:
