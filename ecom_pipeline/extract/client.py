@@ -1,21 +1,18 @@
-"""HTTP client for the DummyJSON API: pooled session, rate limit, one retry policy per page (retry_policy.py).
+"""HTTP client for the DummyJSON API: pooled httpx connections, rate limit, one retry policy per page (retry_policy.py).
 
-Pages, their ordered walk and their records are in `pages.py`.
+What a page is, and the ordered walk over a resource's pages, are in `pages.py`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 
-import requests
-from requests.adapters import HTTPAdapter
+import httpx
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -27,22 +24,16 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from ecom_pipeline.exceptions import SourceError, SourceUnavailableError, TransientSourceError
-from ecom_pipeline.extract.pages import ExtractedRecord, Page, PageStream, page_records
+from ecom_pipeline.extract.pages import Page, PageStream
 from ecom_pipeline.extract.ratelimit import RateLimiter
 from ecom_pipeline.retry_policy import SOURCE_FIRST_CONTACT, SOURCE_FIRST_CONTACT_CONNECT_TIMEOUT_SECONDS
 from ecom_pipeline.settings import ApiSettings
 
 logger = logging.getLogger("ecom_pipeline.extract")
 
-# Failures while sending or reading: a reset or refused connection, a timeout, a body cut short (urllib3's
-# IncompleteRead/ProtocolError surface as ChunkedEncodingError or ConnectionError; a cut gzip stream as
-# ContentDecodingError).
-_TRANSIENT_IO_ERRORS = (
-    requests.ConnectionError,  # includes ConnectTimeout
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
+# Failures while sending or reading: a refused or reset connection, a DNS failure, a timeout, a body cut short
+# (the server closed before `Content-Length`), a cut gzip stream. An invalid URL or scheme is not among them.
+_TRANSIENT_IO_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError, httpx.DecodingError)
 
 
 class _RetryAfterOrBackoff(wait_base):
@@ -74,19 +65,17 @@ def _retry_after_seconds(header: str | None) -> float | None:
 
 
 class DummyJsonClient:
-    """Reads DummyJSON-style resources page by page; use as a context manager so the session is closed."""
+    """Reads DummyJSON-style resources page by page; use as a context manager so the connections are closed."""
 
     def __init__(self, api: ApiSettings, *, rate_limiter: RateLimiter | None = None) -> None:
         self.api = api
         self.base_url = api.base_url.rstrip("/")
         self.rate_limiter = rate_limiter or RateLimiter(api.rate_limit_per_second)
-        self._timeout = (api.timeout_seconds, api.timeout_seconds)  # (connect, read)
-        self._session = requests.Session()
-        # urllib3 must not retry on its own (max_retries=0): every retry goes through `fetch_page`'s policy.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(api.concurrency, 1), max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers.update({"Accept": "application/json", "User-Agent": "ecom-pipeline/0.1"})
+        # httpx never retries on its own (its transport's `retries` defaults to 0): every retry is `fetch_page`'s.
+        self._http = httpx.Client(
+            headers={"Accept": "application/json", "User-Agent": "ecom-pipeline/0.1"},
+            limits=httpx.Limits(max_keepalive_connections=api.concurrency),
+        )
         self._retries = 0
         self._retries_lock = threading.Lock()
         # Until the source has answered once, a refused connection, a DNS failure or a connect timeout most likely
@@ -103,7 +92,7 @@ class DummyJsonClient:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._session.close()
+        self._http.close()
 
     @property
     def retries(self) -> int:
@@ -113,6 +102,10 @@ class DummyJsonClient:
     def resource_url(self, resource: str) -> str:
         """The endpoint of one resource, e.g. `http://127.0.0.1:8000/carts`."""
         return f"{self.base_url}/{resource}"
+
+    def page_stream(self, resource: str) -> PageStream:
+        """The pages of `resource` in order, parsed only when read (fetches and parses the first page now)."""
+        return PageStream(self, resource)
 
     def fetch_page(self, resource: str, skip: int, limit: int, page_number: int) -> Page:
         """GET one page, keeping its body unparsed; transient failures are retried up to `max_attempts`.
@@ -135,7 +128,7 @@ class DummyJsonClient:
         except TransientSourceError as error:
             if not self._answered.is_set():
                 raise SourceUnavailableError(
-                    f"cannot reach the source API at {self.base_url} (resource '{resource}'): {_first_line(error)}; "
+                    f"cannot reach the source API at {self.base_url} (resource '{resource}'): {_one_line(error)}; "
                     "check ECOM_API_BASE_URL / --api-url"
                 ) from error
             where = f"resource '{resource}', page {page_number}"
@@ -146,16 +139,16 @@ class DummyJsonClient:
         logger.debug("fetched %s page %d: skip=%d, %d bytes", resource, page_number, skip, len(body))
         return Page(resource, page_number, skip, url, body, hashlib.sha256(body).hexdigest(), content_type)
 
-    def _request_page(self, resource: str, url: str, page_number: int) -> requests.Response:
-        """One attempt: wait for the rate limiter, GET, classify the outcome."""
+    def _request_page(self, resource: str, url: str, page_number: int) -> httpx.Response:
+        """One attempt: wait for the rate limiter, GET (reading the whole body), classify the outcome."""
         self.rate_limiter.acquire()
-        timeout = self._timeout
+        connect = self.api.timeout_seconds
         if not self._answered.is_set():
-            timeout = (min(timeout[0], SOURCE_FIRST_CONTACT_CONNECT_TIMEOUT_SECONDS), timeout[1])
+            connect = min(connect, SOURCE_FIRST_CONTACT_CONNECT_TIMEOUT_SECONDS)
         try:
-            response = self._session.get(url, timeout=timeout)  # not streamed: reads the whole body
+            response = self._http.get(url, timeout=httpx.Timeout(self.api.timeout_seconds, connect=connect))
         except _TRANSIENT_IO_ERRORS as error:
-            raise TransientSourceError(f"{type(error).__name__} on {url}: {_reason(error)}") from error
+            raise TransientSourceError(f"{type(error).__name__} on {url}: {_one_line(error)}") from error
         self._answered.set()
         status = response.status_code
         if status == 429 or status >= 500:
@@ -185,53 +178,16 @@ class DummyJsonClient:
             resource, page_number, wait, retry_state.attempt_number, budget, error,
         )  # fmt: skip
 
-    def page_stream(self, resource: str) -> PageStream:
-        """The pages of `resource`, parsed only when read (fetches and parses the first page now)."""
-        return PageStream(self, resource)
 
-    def iter_pages(self, resource: str) -> Iterator[Page]:
-        """Yield every page of `resource` in order, parsed and checked, while the next ones are fetched.
-
-        Raises SourceError when a page has the wrong shape, `total` changes, or the items received differ from
-        `total`.
-        """
-        pages = self.page_stream(resource)
-        for page in pages:
-            pages.count(page)
-            yield page
-        pages.finish()
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line, e.g. `[Errno 111] Connection refused`."""
+    return " ".join(str(error).split())[:300] or type(error).__name__
 
 
-def _first_line(error: BaseException) -> str:
-    """The error's message on one line."""
-    return " ".join(str(error).split())[:300]
-
-
-def _reason(error: BaseException) -> str:
-    """What went wrong, without urllib3's nested reprs: `[Errno 111] Connection refused`, a DNS failure, ..."""
-    text = " ".join(str(error).split())
-    errno = re.search(r"\[Errno -?\d+\] [^'\")]+", text)
-    if errno:
-        return errno.group(0).rstrip(" .")
-    if isinstance(error, requests.Timeout):
-        return "timed out"
-    return text[:200]
-
-
-def _message_of(response: requests.Response) -> str:
+def _message_of(response: httpx.Response) -> str:
     """The `message` of a DummyJSON error body, else the start of the body."""
     try:
         body = response.json()
     except ValueError:
         return response.text[:200]
     return str(body.get("message", body)) if isinstance(body, dict) else str(body)[:200]
-
-
-def extract_records(client: DummyJsonClient, resource: str) -> Iterator[ExtractedRecord]:
-    """Yield every item of `resource` sanitized, flagged with a reason when it breaks a rule (order kept)."""
-    valid = quarantined = 0
-    for page in client.iter_pages(resource):
-        for record in page_records(page):
-            valid, quarantined = (valid, quarantined + 1) if record.quarantined else (valid + 1, quarantined)
-            yield record
-    logger.info("validated %s: %d valid, %d quarantined", resource, valid, quarantined)

@@ -229,13 +229,6 @@ class FieldProfile:
         return profile
 
 
-def profile_of(resource: str, items: Iterable[Any]) -> dict[str, Any]:
-    """The profile of `items` as a chunk entry holds it (`FieldProfile.as_json`)."""
-    profile = FieldProfile(resource)
-    profile.observe(items)
-    return profile.as_json()
-
-
 def _type_names(kinds: Iterable[type]) -> list[str]:
     return sorted({JSON_TYPES.get(kind, kind.__name__) for kind in kinds})
 

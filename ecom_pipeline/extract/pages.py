@@ -16,15 +16,12 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ecom_pipeline.exceptions import SourceError
 from ecom_pipeline.extract.models import validate_record
-from ecom_pipeline.extract.pagination import OffsetPaginator
 from ecom_pipeline.extract.sanitize import sanitize
-
-if TYPE_CHECKING:
-    from ecom_pipeline.extract.client import DummyJsonClient
+from ecom_pipeline.settings import ApiSettings
 
 PROGRESS_EVERY_SECONDS = 10.0
 logger = logging.getLogger("ecom_pipeline.extract")
@@ -84,44 +81,60 @@ class ExtractedRecord:
         return self.reason is not None
 
 
+class PageSource(Protocol):
+    """What a `PageStream` fetches through: `DummyJsonClient` (client.py, which builds streams from this module)."""
+
+    @property
+    def api(self) -> ApiSettings: ...
+
+    @property
+    def retries(self) -> int: ...
+
+    def resource_url(self, resource: str) -> str: ...
+
+    def fetch_page(self, resource: str, skip: int, limit: int, page_number: int) -> Page: ...
+
+
 class PageStream:
     """Every page of one resource in order: the first is parsed at once (to learn `total`), the rest when read.
 
-    At most `api.concurrency` requests are in flight and at most that many fetched pages wait, so a million cart
-    lines stream through. The consumer hands every page back once, in order: `count(page)` parses it and checks
-    that it continues the walk, `count_known(pages, items)` accounts for pages byte-identical to pages an earlier
-    run checked without parsing them, and `finish()` checks that the items counted equal `total`.
+    Once `total` is known the plan is a range of offsets: `skip` = `n`, `n + step`, ... below `total`, where `n` is
+    what the first page held and `step` the page size (or the smaller size a server caps pages at). At most
+    `api.concurrency` requests are in flight and at most that many fetched pages wait, so a million cart lines
+    stream through. The consumer hands every page back once, in order: `count(page)` parses it and checks that it
+    continues the walk, `count_unparsed(pages, items)` accounts for pages byte-identical to pages an earlier run
+    checked without parsing them, and `finish()` checks that the items counted equal `total`.
     """
 
-    def __init__(self, client: DummyJsonClient, resource: str) -> None:
-        self.client, self.resource = client, resource
-        self.url, self.page_size = client.resource_url(resource), client.api.page_size
-        self._started, self._retries_before = time.monotonic(), client.retries
-        self._paginator = OffsetPaginator(self.page_size)
-        params: dict[str, Any] = {}
-        self._paginator.init_request(params)
-        self.first = client.fetch_page(resource, params["skip"], params["limit"], 1)
-        self.total = self.first.total
+    def __init__(self, source: PageSource, resource: str) -> None:
+        self.source, self.resource = source, resource
+        self.url, self.page_size = source.resource_url(resource), source.api.page_size
+        self._started, self._retries_before = time.monotonic(), source.retries
+        self.first = source.fetch_page(resource, 0, self.page_size, 1)  # page size 0 asks for everything at once
+        self.total, served = self.first.total, len(self.first.items)
+        # A server that caps pages below what we asked for sets the step from here on.
+        self._step = served if 0 < served < min(self.page_size, self.total) else self.page_size
         self._received = self._pages = 0
+        self._ended = False
         self._next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
-        self._advance(self.first, self.first.items)  # sets the plan: `total`, and the page size the server keeps
+        self._advance(self.first, served)
+        self._offsets = range(0) if self._ended else range(served, self.total, self._step)
 
     def __iter__(self) -> Iterator[Page]:
-        """Yield the first page, then the planned ones; stop early once the pages counted reach the end."""
+        """Yield the first page, then the planned ones; stop early once a page counted ends the walk."""
         yield self.first
-        concurrency = self.client.api.concurrency
-        planned, numbers = self._paginator.planned_requests(), itertools.count(2)
+        concurrency = self.source.api.concurrency
+        planned = enumerate(self._offsets, start=2)
         window: deque[Future[Page]] = deque()
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"extract-{self.resource}")
         try:
 
             def refill() -> None:
-                while len(window) < concurrency and (params := next(planned, None)) is not None:
-                    fetch = (self.resource, params["skip"], params["limit"], next(numbers))
-                    window.append(pool.submit(self.client.fetch_page, *fetch))
+                for number, skip in itertools.islice(planned, concurrency - len(window)):
+                    window.append(pool.submit(self.source.fetch_page, self.resource, skip, self._step, number))
 
             refill()
-            while self._paginator.has_next_page and window:
+            while window and not self._ended:
                 page = window.popleft().result()
                 refill()  # keep the workers busy while the consumer handles this page
                 yield page
@@ -135,9 +148,9 @@ class PageStream:
         if page.total != self.total:
             problem = f"changed from {self.total} to {page.total} during extraction"
             raise SourceError(self.resource, page.number, "total", problem)
-        self._advance(page, page.items)
+        self._advance(page, len(page.items))
 
-    def count_known(self, pages: Sequence[Page], items: int) -> bool:
+    def count_unparsed(self, pages: Sequence[Page], items: int) -> bool:
         """Count `pages` unparsed when they held `items` items as full pages do; False (nothing counted) if not.
 
         For pages byte-identical to pages an earlier run parsed and checked: there every page but the last was
@@ -148,7 +161,7 @@ class PageStream:
             return False
         for page, page_items in zip(pages, held, strict=True):
             if page is not self.first:
-                self._advance(page, [None] * page_items)  # the paginator reads only how many items a page held
+                self._advance(page, page_items)
         return True
 
     def finish(self) -> None:
@@ -158,20 +171,22 @@ class PageStream:
             raise SourceError(self.resource, None, "total", problem)
         logger.info(
             "extracted %s: %d items in %d pages, %d retries, %.2fs", self.resource, self._received, self._pages,
-            self.client.retries - self._retries_before, time.monotonic() - self._started,
+            self.source.retries - self._retries_before, time.monotonic() - self._started,
         )  # fmt: skip
 
     def _full_page_items(self, page: Page) -> int:
-        """Items `page` holds when full: the page size the server keeps, or what is left of `total`."""
-        return min(self._paginator.limit or self.total, self.total - page.skip)
+        """Items `page` holds when full: one step, or what is left of `total`."""
+        return min(self._step or self.total, self.total - page.skip)
 
-    def _advance(self, page: Page, items: list[Any]) -> None:
-        """Check that `page` starts where the previous page ended, then move the walk past its items."""
-        if page.skip != self._paginator.skip:
-            problem = f"an earlier page came back short: expected skip {self._paginator.skip}, got {page.skip}"
+    def _advance(self, page: Page, items: int) -> None:
+        """Check that `page` starts where the previous page ended, then move the walk past its `items`."""
+        if page.skip != self._received:
+            problem = f"an earlier page came back short: expected skip {self._received}, got {page.skip}"
             raise SourceError(self.resource, page.number, self.resource, problem)
-        self._paginator.update_state({"total": self.total}, items)
-        self._received, self._pages = self._received + len(items), self._pages + 1
+        self._received, self._pages = self._received + items, self._pages + 1
+        # An empty page ends the walk even when `total` promises more, so a shrinking source cannot make us loop
+        # (`finish` then reports the shortfall); page size 0 means everything came in the first page.
+        self._ended = not (self._step and items and self._received < self.total)
         if time.monotonic() >= self._next_progress:  # long extractions show progress, not silence
             self._next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
             share = self._received / self.total if self.total else 1.0

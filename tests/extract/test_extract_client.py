@@ -16,15 +16,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from land_support import read_landed_records
 
+from ecom_local.api import ApiServer, DirectorySource, FaultPlan
+from ecom_local.emulators.s3 import S3Emulator
 from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.exceptions import SourceError, SourceUnavailableError, is_transient
-from ecom_pipeline.extract import DummyJsonClient, extract_records, sanitize
-from ecom_pipeline.land import land_pages
-from ecom_pipeline.raw_zone import read_landed_records
-from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_pipeline.extract import DummyJsonClient, ExtractedRecord, Page, page_records, sanitize
+from ecom_pipeline.land.landing import land_pages
 from ecom_pipeline.settings import RESOURCES, ApiSettings, StorageSettings
-from ecom_pipeline.source import ApiServer, DirectorySource, FaultPlan
 
 FAST = {"rate_limit_per_second": 2000.0, "backoff_initial_seconds": 0.005, "backoff_max_seconds": 0.05}
 
@@ -32,6 +32,20 @@ FAST = {"rate_limit_per_second": 2000.0, "backoff_initial_seconds": 0.005, "back
 def api(url: str, **overrides: Any) -> ApiSettings:
     """Client settings for loopback tests: fast retries, a high rate limit unless a test sets one."""
     return ApiSettings(**{"base_url": url, "timeout_seconds": 5.0, "max_attempts": 3, **FAST, **overrides})
+
+
+def read_pages(client: DummyJsonClient, resource: str) -> Iterator[Page]:
+    """Every page of `resource` through the client's stream, each counted as the land stage does, then `finish`."""
+    pages = client.page_stream(resource)
+    for page in pages:
+        pages.count(page)
+        yield page
+    pages.finish()
+
+
+def read_records(client: DummyJsonClient, resource: str) -> list[ExtractedRecord]:
+    """Every item of `resource` sanitized and flagged, as the land stage sees them."""
+    return [record for page in read_pages(client, resource) for record in page_records(page)]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +59,7 @@ def test_every_record_arrives_whatever_the_page_size(source: DirectorySource, pa
         ApiServer(source) as server,
         DummyJsonClient(api(server.url, page_size=page_size, concurrency=4)) as client,
     ):
-        landed = {resource: list(extract_records(client, resource)) for resource in RESOURCES}
+        landed = {resource: read_records(client, resource) for resource in RESOURCES}
         requests = len(server.request_times)
 
     for resource in RESOURCES:
@@ -60,7 +74,7 @@ def test_every_record_arrives_whatever_the_page_size(source: DirectorySource, pa
 
 def test_pages_come_in_order_with_their_position(source: DirectorySource) -> None:
     with ApiServer(source) as server, DummyJsonClient(api(server.url, page_size=30, concurrency=8)) as client:
-        pages = list(client.iter_pages("products"))
+        pages = list(read_pages(client, "products"))
         base_url = server.url
     assert [page.number for page in pages] == list(range(1, 8))
     assert [page.skip for page in pages] == [0, 30, 60, 90, 120, 150, 180]
@@ -74,7 +88,7 @@ def test_pages_stream_without_running_ahead(source: DirectorySource) -> None:
     with ApiServer(source) as server:
         settings = api(server.url, page_size=1, concurrency=concurrency)
         with DummyJsonClient(settings) as client:
-            pages = client.iter_pages("users")
+            pages = read_pages(client, "users")
             taken = [next(pages) for _ in range(5)]
             time.sleep(0.3)  # give the workers every chance to run ahead if they could
             fetched = len(server.request_times)
@@ -127,7 +141,7 @@ def test_requests_never_exceed_the_rate_limit(source: DirectorySource) -> None:
     with ApiServer(source) as server:
         settings = api(server.url, page_size=5, concurrency=4, rate_limit_per_second=rate)
         with DummyJsonClient(settings) as client:
-            items = sum(len(page.items) for page in client.iter_pages("products"))
+            items = sum(len(page.items) for page in read_pages(client, "products"))
         times = server.request_times
     assert items == 194 and len(times) == 39
     # Server-side arrival stamps carry a little loopback jitter; the limiter itself spaces grants by 1/rate.
@@ -149,7 +163,7 @@ def test_concurrency_keeps_several_requests_in_flight(source: DirectorySource) -
         with ApiServer(source, latency_seconds=latency) as server:
             settings = api(server.url, page_size=10, concurrency=concurrency)
             with DummyJsonClient(settings) as client:
-                assert sum(len(page.items) for page in client.iter_pages("carts")) == 208
+                assert sum(len(page.items) for page in read_pages(client, "carts")) == 208
             # Each answer takes >= latency: requests arriving closer than that were in flight together.
             overlap[concurrency] = busiest_overlap(server.request_times, latency * 0.8)
     assert overlap[1] == 1
@@ -259,7 +273,7 @@ def test_wrongly_shaped_answers_name_resource_page_and_field(
 ) -> None:
     server = scripted({"/users": second_page_is(answer, "users")})
     with DummyJsonClient(api(server.url, page_size=2)) as client, pytest.raises(SourceError) as caught:
-        list(client.iter_pages("users"))
+        list(read_pages(client, "users"))
     error = caught.value
     assert (error.resource, error.page, error.field) == ("users", 2, field)
     assert str(error).startswith(f"resource 'users', page 2, field '{field}': {problem}")
@@ -305,8 +319,8 @@ def test_a_source_that_answered_then_flickers_gets_the_whole_page_budget(
 
 def test_an_unreachable_source_fails_after_the_first_contact_budget_naming_the_url() -> None:
     """Nothing listens on the port: two quick attempts, not the whole page budget, and one line naming the URL."""
+    from ecom_local.emulators.ports import free_port
     from ecom_pipeline.retry_policy import SOURCE_FIRST_CONTACT
-    from ecom_pipeline.runtime.ports import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
@@ -346,9 +360,47 @@ def test_a_total_the_items_do_not_reach_fails(scripted: Callable[[dict[str, Rout
 
     server = scripted({"/products": route})
     with DummyJsonClient(api(server.url, page_size=2)) as client, pytest.raises(SourceError) as caught:
-        list(client.iter_pages("products"))
+        list(read_pages(client, "products"))
     assert (caught.value.resource, caught.value.field) == ("products", "total")
     assert "received 4 items in 3 pages, but the source reported 6" in str(caught.value)
+
+
+def serving(items: int, *, cap: int | None = None, reported: int | None = None) -> Route:
+    """`/products` holding `items` items, pages capped at `cap` items, `total` reported as `reported`."""
+
+    def route(count: int, query: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+        skip, limit = int(query["skip"][0]), int(query["limit"][0]) or items
+        served = [{"id": n + 1} for n in range(skip, min(skip + min(limit, cap or limit), items))]
+        return json_answer({"products": served, "total": items if reported is None else reported, "skip": skip})
+
+    return route
+
+
+def asked(server: ScriptedServer) -> list[tuple[int, int]]:
+    """The (skip, limit) of every request, in the order they arrived."""
+    queries = [parse_qs(urlsplit(path).query) for _, path in server.requests]
+    return sorted((int(query["skip"][0]), int(query["limit"][0])) for query in queries)
+
+
+def test_a_server_that_caps_the_page_size_is_followed(
+    scripted: Callable[[dict[str, Route]], ScriptedServer],
+) -> None:
+    server = scripted({"/products": serving(45, cap=20)})
+    with DummyJsonClient(api(server.url, page_size=100)) as client:
+        pages = list(read_pages(client, "products"))
+    assert [len(page.items) for page in pages] == [20, 20, 5]
+    assert asked(server) == [(0, 100), (20, 20), (40, 20)]
+
+
+def test_an_empty_page_ends_the_walk_even_when_total_promises_more(
+    scripted: Callable[[dict[str, Route]], ScriptedServer],
+) -> None:
+    server = scripted({"/products": serving(10, reported=1000)})
+    with DummyJsonClient(api(server.url, page_size=10, concurrency=1)) as client, pytest.raises(SourceError) as caught:
+        list(read_pages(client, "products"))
+    assert "received 10 items in 2 pages, but the source reported 1000" in str(caught.value)
+    # 100 pages were planned; at most the one after the empty page (already in flight, concurrency 1) is asked too.
+    assert asked(server)[:2] == [(0, 10), (10, 10)] and len(server.requests) <= 3
 
 
 def test_a_page_is_parsed_only_when_read(scripted: Callable[[dict[str, Route]], ScriptedServer]) -> None:
@@ -377,13 +429,13 @@ def test_pages_known_from_an_earlier_run_are_counted_unparsed(
         pages = client.page_stream("products")
         held = list(pages)
         assert [page.number for page in held] == [1, 2, 3]
-        assert not pages.count_known(held, 5)  # three full pages hold six items: nothing is counted
-        assert pages.count_known(held, 6)
+        assert not pages.count_unparsed(held, 5)  # three full pages hold six items: nothing is counted
+        assert pages.count_unparsed(held, 6)
         pages.finish()
 
         pages = client.page_stream("products")
         held = list(pages)
-        assert pages.count_known(held[:2], 4)
+        assert pages.count_unparsed(held[:2], 4)
         with pytest.raises(SourceError, match="received 4 items in 2 pages, but the source reported 6"):
             pages.finish()
 
@@ -401,7 +453,7 @@ def test_invalid_records_are_quarantined_with_reasons(
     ]
     server = scripted({"/carts": lambda count, query: json_answer({"carts": carts, "total": 5, "skip": 0})})
     with DummyJsonClient(api(server.url, page_size=0)) as client:
-        records = list(extract_records(client, "carts"))
+        records = read_records(client, "carts")
     assert [(r.page, r.reason) for r in records] == [
         (1, None),
         (1, "products.0.quantity: Input should be greater than or equal to 1"),

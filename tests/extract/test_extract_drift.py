@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from land_support import profile_of
 
 from ecom_pipeline.extract.drift import (
     DROPPED_FIELDS,
@@ -18,7 +19,6 @@ from ecom_pipeline.extract.drift import (
     drift_counts,
     drift_report,
     expected_paths,
-    profile_of,
 )
 from ecom_pipeline.extract.sanitize import ALLOWED_FIELDS, LEAF, FieldSpec
 from ecom_pipeline.settings import RESOURCES
