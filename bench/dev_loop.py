@@ -51,7 +51,7 @@ class DevLoopError(RuntimeError):
 def cli_command(*args: str) -> list[str]:
     """`uv run ecom-pipeline ...` as the README has it (this Python's module when uv is not on PATH)."""
     uv = shutil.which("uv")
-    return [uv, "run", "ecom-pipeline", *args] if uv else [sys.executable, "-m", "ecom_pipeline", *args]
+    return [uv, "run", "ecom-pipeline", *args] if uv else [sys.executable, "-m", "ecom_cli", *args]
 
 
 def fresh_shell(home: Path, pycache: bool = False) -> dict[str, str]:

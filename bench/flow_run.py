@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from prefect import flow
 
-    from ecom_pipeline.runtime.local import LocalRuntime
+    from ecom_local.emulators.local import LocalRuntime
     from ecom_pipeline.settings import load_settings
     from flows.pipeline import PipelineParameters, ecom_pipeline
 
@@ -52,9 +52,9 @@ def main(argv: list[str] | None = None) -> None:
             runs.append(
                 {
                     "seconds": time.monotonic() - run_started,
-                    "rows": summary["transform"]["rows_written"],
-                    "transform_reused": summary["transform"]["reused"],
-                    "warehouse": {k: v for k, v in summary["warehouse"].items() if isinstance(v, int | str | bool)},
+                    "rows": summary.transform.rows_written,
+                    "transform_reused": summary.transform.reused,
+                    "warehouse": summary.warehouse.model_dump(mode="json", exclude={"partitions"}),
                 }
             )
     result = {"runs": runs, "process_seconds": time.monotonic() - started}

@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.measure import Measured, python_stage, run_measured
 from bench.services import Service, s3_client
-from ecom_pipeline.runtime.s3 import emulator_env
+from ecom_local.emulators.s3 import emulator_env
 
 RUN_DATE = "2026-06-17"
 RESOURCES = ["users", "products", "carts"]

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from ecom_pipeline.runtime.s3 import EMULATOR_ACCESS_KEY, EMULATOR_REGION, EMULATOR_SECRET_KEY
+from ecom_local.emulators.s3 import EMULATOR_ACCESS_KEY, EMULATOR_REGION, EMULATOR_SECRET_KEY
 
 if TYPE_CHECKING:
-    from ecom_pipeline.source.server import ApiServer
+    from ecom_local.api.server import ApiServer
 
 BUCKETS = ("ecom-raw", "ecom-curated")
 
@@ -77,8 +77,8 @@ def s3_client(url: str) -> Any:
 
 def api_server(args: argparse.Namespace) -> ApiServer:
     """The synthetic API of the `api` service's arguments, built (and preloaded) but not yet listening."""
-    from ecom_pipeline.source.server import ApiServer
-    from ecom_pipeline.source.synthetic import SyntheticSource
+    from ecom_local.api.server import ApiServer
+    from ecom_local.api.synthetic import SyntheticSource
 
     if args.carts is not None:
         source = SyntheticSource(carts=args.carts)
@@ -107,7 +107,7 @@ def _serve_s3() -> None:
 
     from moto.server import ThreadedMotoServer
 
-    from ecom_pipeline.runtime.ports import free_port, wait_for_port
+    from ecom_local.emulators.ports import free_port, wait_for_port
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per request otherwise
     port = free_port()

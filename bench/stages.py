@@ -30,23 +30,24 @@ def fetch(params: dict[str, Any]) -> dict[str, Any]:
     With `pages_only`, only the pages are fetched and parsed (the concurrency check: sanitizing and validating
     are the same CPU work at any concurrency).
     """
-    from ecom_pipeline.extract.client import DummyJsonClient, extract_records
+    from ecom_pipeline.extract import DummyJsonClient, page_records
 
     settings = _settings(params)
     started, rows = time.monotonic(), 0
     with DummyJsonClient(settings.api) as client:
         for resource in params["resources"]:
-            if params.get("pages_only"):
-                rows += sum(len(page.items) for page in client.iter_pages(resource))
-            else:
-                rows += sum(1 for _record in extract_records(client, resource))
+            pages = client.page_stream(resource)
+            for page in pages:
+                pages.count(page)  # parses the page and checks it continues the walk, as the land stage does
+                rows += len(page.items) if params.get("pages_only") else sum(1 for _record in page_records(page))
+            pages.finish()
     return {"rows": rows, "seconds": time.monotonic() - started}
 
 
 def ingest(params: dict[str, Any]) -> dict[str, Any]:
     """Fetch and land every resource in the S3 raw zone (what the flow's fetch-and-land tasks do)."""
-    from ecom_pipeline.ingest import ingest_resource
-    from ecom_pipeline.land import new_run_id
+    from ecom_pipeline.land.ingest import ingest_resource
+    from ecom_pipeline.summary import new_run_id
 
     settings = _settings(params)
     started, rows, run_id = time.monotonic(), 0, new_run_id()

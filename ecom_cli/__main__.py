@@ -1,5 +1,5 @@
-"""`python -m ecom_pipeline` = the `ecom-pipeline` command."""
+"""`python -m ecom_cli` = the `ecom-pipeline` command."""
 
-from ecom_pipeline.cli import main
+from ecom_cli.app import main
 
 main()

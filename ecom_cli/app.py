@@ -15,12 +15,14 @@ from typing import Annotated, Any
 
 import typer
 
-from ecom_pipeline.automations_cli import automations_app
-from ecom_pipeline.console import console, fail
-from ecom_pipeline.exceptions import ConfigError, PipelineError
-from ecom_pipeline.process_exit import skip_last_collection
-from ecom_pipeline.reprocess_cli import reprocess_app
-from ecom_pipeline.runtime.running import (
+from ecom_cli.automations import automations_app
+from ecom_cli.console import console, fail
+from ecom_cli.process_exit import skip_last_collection
+from ecom_cli.reprocess import reprocess_app
+from ecom_cli.slas import slas_app
+from ecom_local.api.data import DataSource, DirectorySource
+from ecom_local.api.synthetic import SyntheticSource
+from ecom_local.emulators.running import (
     STATE_FILE,
     check_same_source,
     is_running,
@@ -28,10 +30,8 @@ from ecom_pipeline.runtime.running import (
     running_emulators,
     source_spec,
 )
+from ecom_pipeline.exceptions import ConfigError, PipelineError
 from ecom_pipeline.settings import Profile, Settings, load_settings
-from ecom_pipeline.slas_cli import slas_app
-from ecom_pipeline.source.data import DataSource, DirectorySource
-from ecom_pipeline.source.synthetic import SyntheticSource
 
 # Without PREFECT_API_URL, Prefect starts a temporary API server for the run: on a busy 2-core laptop it can
 # need more than its 20 s default to come up. No telemetry leaves an offline run.
@@ -53,10 +53,8 @@ app = typer.Typer(
 )
 emulators_app = typer.Typer(help="Start or stop the local emulators (S3, Snowflake, API) for manual work.")
 app.add_typer(emulators_app, name="emulators")
-glue_app = typer.Typer(help="Manage the AWS Glue job of the `aws` profile.")
-app.add_typer(glue_app, name="glue")
-app.add_typer(automations_app, name="automations")  # ecom_pipeline/automations_cli.py
-app.add_typer(slas_app, name="slas")  # ecom_pipeline/slas_cli.py
+app.add_typer(automations_app, name="automations")  # ecom_cli/automations.py
+app.add_typer(slas_app, name="slas")  # ecom_cli/slas.py
 
 # Under the work dir (ECOM_WORK_DIR, default .ecom): `emulators up`, `env` and `down` must see the same settings.
 EMULATORS_STATE_FILE = STATE_FILE
@@ -91,17 +89,33 @@ def build_source(data_dir: Path | None, synthetic_carts: int | None, seed: int =
     return SyntheticSource(carts=synthetic_carts or DEFAULT_SYNTHETIC_CARTS, seed=seed)
 
 
+class _ConsoleFormatter(logging.Formatter):
+    """Log lines without the traceback of a PipelineError: its message says what failed, and `run` ends with it.
+
+    Prefect logs a failed run's exception with its traceback; the run's logs in Prefect's API keep it.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info and isinstance(record.exc_info[1], PipelineError):  # a copy: other handlers keep it
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+        return super().format(record)
+
+
 def _configure_logging(verbose: bool) -> None:
     level = logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    console_handler = logging.StreamHandler()
+    formatter = logging.Formatter if verbose else _ConsoleFormatter
+    console_handler.setFormatter(formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=level, handlers=[console_handler])
     # basicConfig does nothing once Prefect has configured the root logger (importing the flow does): our own
     # loggers get the level themselves, and the root's handler, Prefect's or basicConfig's, prints them.
     logging.getLogger("ecom_pipeline").setLevel(level)
-    for noisy in ("werkzeug", "botocore", "urllib3", "snowflake.connector", "py4j", "fakesnow", "httpx"):
+    # matplotlib: "generated new fontManager", once per machine, when the first chart builds its font cache.
+    for noisy in ("werkzeug", "botocore", "urllib3", "snowflake.connector", "py4j", "fakesnow", "httpx", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-app.add_typer(reprocess_app(_configure_logging))  # `reprocess`, in ecom_pipeline/reprocess_cli.py
+app.add_typer(reprocess_app(_configure_logging))  # `reprocess`, in ecom_cli/reprocess.py
 
 
 @app.command()
@@ -144,14 +158,13 @@ def run(
             raise fail(str(error)) from error
     if api_url or settings.profile is not Profile.LOCAL:
         # An outside source is checked before anything slow starts (Prefect alone takes seconds to import).
-        from ecom_pipeline.ingest import check_source
+        from ecom_pipeline.land.ingest import check_source
 
         try:
             check_source(settings.updated(api={"base_url": api_url} if api_url else {}), settings.resources)
         except PipelineError as error:
             raise fail(str(error)) from error
 
-    from ecom_pipeline.summary import print_summary, summary_as_json
     from ecom_pipeline.timings import Spans
 
     spans = Spans.since_process_start("cli_start")  # where the time goes: `timings` in --summary-json
@@ -160,7 +173,7 @@ def run(
     started = time.monotonic()
     try:
         if settings.profile is Profile.LOCAL:
-            from ecom_pipeline.runtime.run_services import local_services
+            from ecom_local.emulators.run_services import local_services
 
             source = None if api_url else build_source(data_dir, synthetic_carts, seed)
             requested = source_spec(data_dir, synthetic_carts, seed)  # `emulators up`'s services if they run, else own
@@ -176,12 +189,14 @@ def run(
             summary = ecom_pipeline(PipelineParameters(**parameters))
     except PipelineError as error:
         raise fail(str(error)) from error
-    summary["timings"] = {**spans.as_json(), **summary.get("timings", {})}
-    summary["seconds"] = round(time.monotonic() - started, 1)
+    from ecom_pipeline.summary import print_summary  # imported by the flow already
+
+    summary.timings = {**spans.as_json(), **summary.timings}
+    summary.seconds = round(time.monotonic() - started, 1)
     print_summary(console, summary)
     if summary_json:
         summary_json.parent.mkdir(parents=True, exist_ok=True)
-        summary_json.write_text(json.dumps(summary_as_json(summary), indent=2) + "\n")
+        summary_json.write_text(json.dumps(summary.model_dump(mode="json"), indent=2) + "\n")
         console.print(f"summary written to {summary_json}")
 
 
@@ -205,7 +220,7 @@ def serve_api(
     seed: SeedOption = 42,
 ) -> None:
     """Serve the DummyJSON-compatible API (/users, /products, /carts) until Ctrl-C."""
-    from ecom_pipeline.source.server import serve_forever
+    from ecom_local.api.server import serve_forever
 
     source = build_source(data_dir, synthetic_carts, seed)
     console.print(f"DummyJSON-compatible API on http://{host}:{port} (Ctrl-C stops)")
@@ -218,7 +233,7 @@ def serve_snowflake(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8085,
 ) -> None:
     """Serve the Snowflake emulator (fakesnow, reading s3:// from AWS_ENDPOINT_URL) until Ctrl-C."""
-    from ecom_pipeline.runtime import fakesnow_server
+    from ecom_local.emulators import fakesnow_server
 
     fakesnow_server.main(["--host", host, "--port", str(port)])
 
@@ -236,8 +251,8 @@ def emulators_up(
     ] = True,
 ) -> None:
     """Start S3, Snowflake (set up), the API and a Prefect API for `run`; print `export` lines; run until stopped."""
-    from ecom_pipeline.runtime.local import LocalRuntime
-    from ecom_pipeline.runtime.prefect_api import kept_prefect_api
+    from ecom_local.emulators.local import LocalRuntime
+    from ecom_local.emulators.prefect_api import kept_prefect_api
     from ecom_pipeline.warehouse.setup_state import set_up_emulator_warehouse
 
     _configure_logging(False)
@@ -323,37 +338,16 @@ def bootstrap_warehouse_command() -> None:
     is read only when no other bootstrap user is set. Grants the loader role (SNOWFLAKE_ROLE) to SNOWFLAKE_USER.
     Prints what changed: a second run prints "nothing changed".
     """
-    from ecom_pipeline.secret_store import resolve_bootstrap_secrets
+    from ecom_pipeline.credentials.resolve import resolve_credentials
     from ecom_pipeline.warehouse.connection import bootstrap_warehouse
 
     try:
         # The bootstrap user's own sign-in; the ECOM_SECRET_ID secret only when that user is the pipeline's.
-        settings = resolve_bootstrap_secrets(load_settings())
+        settings = resolve_credentials(load_settings(), bootstrap=True)
         ran = bootstrap_warehouse(settings)
     except PipelineError as error:  # a name in the settings that is not a valid identifier included
         raise fail(str(error)) from error
     console.print(f"warehouse {settings.snowflake.database}.{settings.snowflake.schema_name} ready: {ran}")
-
-
-@glue_app.command("deploy")
-def glue_deploy() -> None:
-    """Upload spark_jobs/orders_job.py and create the Glue 4.0 job, or update ours of its fields (ECOM_GLUE_*).
-
-    For accounts without the CloudFormation stack (which defines the job itself). An existing job keeps every
-    field and default argument this command does not set.
-    """
-    from ecom_pipeline.aws import make_glue_client, make_s3_client
-    from ecom_pipeline.transform.glue import GlueLauncher
-
-    settings = load_settings()
-    try:
-        glue, s3 = make_glue_client(settings.storage), make_s3_client(settings.storage)
-        launcher = GlueLauncher(settings, glue_client=glue, s3_client=s3)
-        location = launcher.upload_script()
-        action = launcher.deploy()
-    except PipelineError as error:
-        raise fail(str(error)) from error
-    console.print(f"Glue job {settings.glue.job_name} {action}; script at {location}")
 
 
 @app.command()
@@ -375,7 +369,7 @@ def blocks(
     AWS keys are stored only with --store-aws-keys: without them, runs use the worker's default AWS credential
     chain (its instance profile or task role), not the keys of the shell that ran this command.
     """
-    from ecom_pipeline.blocks import block_names, upsert_blocks
+    from ecom_pipeline.credentials.blocks import block_names, upsert_blocks
 
     settings = load_settings()
     try:
@@ -400,12 +394,12 @@ def report(
     ] = None,
 ) -> None:
     """Print the KPIs and the analytics views from the warehouse (and one day's figures with --run-date)."""
-    from ecom_pipeline.secret_store import resolve_secrets
+    from ecom_pipeline.credentials.resolve import resolve_credentials
     from ecom_pipeline.warehouse.report import day_table, print_report, read_day, read_report
 
     day = _parse_date(run_date)
     try:
-        settings: Settings = resolve_secrets(load_settings())  # Secrets Manager (ECOM_SECRET_ID), once
+        settings: Settings = resolve_credentials(load_settings())  # Secrets Manager (ECOM_SECRET_ID), once
         print_report(console, read_report(settings, top_n=top))
         if day is not None:
             figures = read_day(settings, day)
@@ -422,7 +416,7 @@ def _parse_date(value: str | None) -> date | None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """The `ecom-pipeline` command (and `python -m ecom_pipeline`): settings that cannot work end in one line."""
+    """The `ecom-pipeline` command (and `python -m ecom_cli`): settings that cannot work end in one line."""
     try:
         return app(args=argv if argv is not None else sys.argv[1:])
     except ConfigError as error:

@@ -38,7 +38,7 @@ def apply(
     either, the automations still apply, without an action. Automations the file does not name are left alone;
     a second run reports every automation unchanged.
     """
-    from ecom_pipeline.secret_store import apply_secret, read_secret
+    from ecom_pipeline.credentials.secret_store import apply_secret, read_secret
     from ecom_pipeline.settings import load_settings
     from flows.automations import AUTOMATIONS_FILE, Outcome, apply_automations, configured_api_url
 

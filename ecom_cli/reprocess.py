@@ -13,14 +13,17 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from ecom_pipeline.console import console, fail
+from ecom_cli.console import console, fail
 from ecom_pipeline.exceptions import PipelineError, ReprocessError
 from ecom_pipeline.settings import Profile, load_settings
+
+if TYPE_CHECKING:  # imported once a reprocess ran: `--help` and a refused option stay quick
+    from ecom_pipeline.reprocess import ReprocessSummary
 
 
 def _date(option: str, value: str) -> date:
@@ -30,21 +33,22 @@ def _date(option: str, value: str) -> date:
         raise typer.BadParameter(f"{option} must be YYYY-MM-DD, got {value!r}") from None
 
 
-def _money(value: Any, signed: bool = False) -> str:
-    amount = Decimal(str(value))
+def _money(amount: Decimal, signed: bool = False) -> str:
     return f"{amount:+,.2f}" if signed else f"{amount:,.2f}"
 
 
-def _with_change(after: str, change: Any, shown: str) -> str:
+def _with_change(after: str, change: Decimal | int, shown: str) -> str:
     """`143`, or `145 (+2)` when it changed."""
-    return after if Decimal(str(change)) == 0 else f"{after} ({shown})"
+    return after if change == 0 else f"{after} ({shown})"
 
 
-def dates_table(summary: dict[str, Any]) -> Table:
+def dates_table(summary: ReprocessSummary) -> Table:
     """One row per ingest date: status, then orders, revenue and profit after (with any change), and the profit's
     change against what the warehouse held for the date's partitions before its load. Fits 80 columns."""
+    from ecom_pipeline.reprocess import ReprocessedDate
+
     table = Table(
-        title=f"Reprocess {summary['from_date']}..{summary['to_date']}",
+        title=f"Reprocess {summary.from_date}..{summary.to_date}",
         title_justify="left",
         caption="change: profit after - profit the warehouse held before, in the date's order_date partitions",
         caption_justify="left",
@@ -53,56 +57,57 @@ def dates_table(summary: dict[str, Any]) -> Table:
     table.add_column("status", no_wrap=True)
     for column in ("orders", "revenue", "profit", "change"):
         table.add_column(column, justify="right")
-    for outcome in summary["dates"]:
-        if outcome["status"] in ("no raw data", "failed"):
-            table.add_row(outcome["ingest_date"], outcome["status"], *[""] * 4)
+    for outcome in summary.dates:
+        day = outcome.ingest_date.isoformat()
+        if not isinstance(outcome, ReprocessedDate):
+            table.add_row(day, outcome.status, *[""] * 4)
             continue
-        after, change = outcome["after"], outcome["change"]
+        after, change = outcome.after, outcome.change
         table.add_row(
-            outcome["ingest_date"],
-            outcome["status"],
-            _with_change(f"{after['orders']:,}", change["orders"], f"{change['orders']:+,}"),
-            _with_change(_money(after["revenue"]), change["revenue"], _money(change["revenue"], signed=True)),
-            _money(after["profit"]),
-            _money(change["profit"], signed=True),
+            day,
+            outcome.status,
+            _with_change(f"{after.orders:,}", change.orders, f"{change.orders:+,}"),
+            _with_change(_money(after.revenue), change.revenue, _money(change.revenue, signed=True)),
+            _money(after.profit),
+            _money(change.profit, signed=True),
         )
     return table
 
 
-def date_notes(summary: dict[str, Any]) -> list[str]:
+def date_notes(summary: ReprocessSummary) -> list[str]:
     """Under the table: each date's partitions, what a date without raw data lacks, why a date failed."""
-    from ecom_pipeline.partition_locks import describe_partitions
+    from ecom_pipeline.reprocess import FailedDate, NoRawData
+    from ecom_pipeline.transform.partitions import describe_partitions
 
     notes = []
-    for outcome in summary["dates"]:
-        day = outcome["ingest_date"]
-        if outcome["status"] == "no raw data":
-            notes.append(f"{day}: not landed: {', '.join(outcome['missing'])}")
-        elif outcome["status"] == "failed":
-            notes.append(f"{day}: {outcome['error']}")
+    for outcome in summary.dates:
+        day = outcome.ingest_date
+        if isinstance(outcome, NoRawData):
+            notes.append(f"{day}: not landed: {', '.join(outcome.missing)}")
+        elif isinstance(outcome, FailedDate):
+            notes.append(f"{day}: {outcome.error}")
         else:
-            notes.append(f"{day}: partitions {describe_partitions(outcome['partitions'])}")
+            notes.append(f"{day}: partitions {describe_partitions(outcome.partitions)}")
     return notes
 
 
-def print_reprocess_summary(summary: dict[str, Any], status: str = "completed") -> None:
+def print_reprocess_summary(summary: ReprocessSummary, status: str = "completed") -> None:
     """The dates' table, the KPIs and views after the reprocess, and one closing line."""
     console.print()
     console.print(dates_table(summary))
     for note in date_notes(summary):
         console.print(f"  {note}", highlight=False, soft_wrap=True)
-    report = summary.get("report")
-    if report is not None:
+    if summary.report is not None:
         from ecom_pipeline.warehouse.report import print_report
 
-        print_report(console, report)
+        print_report(console, summary.report)
     colour = "green" if status == "completed" else "red"
     console.print(
-        f"[bold {colour}]{status}[/] reprocess {summary['from_date']}..{summary['to_date']} "
-        f"(profile {summary['profile']}, cost ratio {summary['cost_ratio']}, default status "
-        f"{summary['default_order_status']!r}, {summary['concurrency']} at once) in {summary.get('seconds', 0):.1f} s"
+        f"[bold {colour}]{status}[/] reprocess {summary.from_date}..{summary.to_date} "
+        f"(profile {summary.profile}, cost ratio {summary.cost_ratio}, default status "
+        f"{summary.default_order_status!r}, {summary.concurrency} at once) in {summary.seconds:.1f} s"
     )
-    for path in summary.get("report_files", []):
+    for path in summary.report_files or []:
         console.print(f"  chart: {path}")
 
 
@@ -150,7 +155,7 @@ def reprocess_app(configure_logging: Callable[[bool], None]) -> typer.Typer:
             os.environ["ECOM_PROFILE"] = profile.value
         settings = load_settings()
 
-        from ecom_pipeline.runtime.running import STATE_FILE, running_emulators
+        from ecom_local.emulators.running import STATE_FILE, running_emulators
 
         running = running_emulators(settings.work_dir) if settings.profile is Profile.LOCAL else None
         if settings.profile is Profile.LOCAL and running is None:
@@ -162,8 +167,6 @@ def reprocess_app(configure_logging: Callable[[bool], None]) -> typer.Typer:
         most = settings.reprocess_max_concurrency
         if concurrency > most:
             raise fail(f"--concurrency {concurrency} is above ECOM_REPROCESS_MAX_CONCURRENCY ({most})")
-        from ecom_pipeline.summary import summary_as_json
-
         parameters = {
             "from_date": first,
             "to_date": last,
@@ -174,7 +177,7 @@ def reprocess_app(configure_logging: Callable[[bool], None]) -> typer.Typer:
         }
         try:
             if settings.profile is Profile.LOCAL:
-                from ecom_pipeline.runtime.run_services import local_services
+                from ecom_local.emulators.run_services import local_services
 
                 # The emulators and the Prefect API `emulators up` keeps (as `run` uses them); the flow is imported
                 # once its API is chosen: Prefect reads PREFECT_API_URL when it is imported.
@@ -191,12 +194,12 @@ def reprocess_app(configure_logging: Callable[[bool], None]) -> typer.Typer:
                 summary = ecom_reprocess(_reprocess_parameters(parameters))
         except ReprocessError as error:
             print_reprocess_summary(error.summary, status="failed")
-            _write_json(summary_json, summary_as_json(error.summary))
+            _write_json(summary_json, error.summary)
             raise fail(str(error)) from error
         except PipelineError as error:
             raise fail(str(error)) from error
         print_reprocess_summary(summary)
-        _write_json(summary_json, summary_as_json(summary))
+        _write_json(summary_json, summary)
 
     return app
 
@@ -214,9 +217,9 @@ def _reprocess_parameters(parameters: dict[str, Any]) -> Any:
         raise fail(f"invalid reprocess parameters: {problems}") from None
 
 
-def _write_json(path: Path | None, summary: dict[str, Any]) -> None:
+def _write_json(path: Path | None, summary: ReprocessSummary) -> None:
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2) + "\n")
+    path.write_text(json.dumps(summary.model_dump(mode="json"), indent=2) + "\n")
     console.print(f"summary written to {path}")

@@ -17,7 +17,10 @@ so an outer layer never multiplies that budget.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ecom_pipeline.reprocess import ReprocessSummary
 
 
 class PipelineError(Exception):
@@ -113,7 +116,7 @@ class ReprocessError(PipelineError):
     `summary` holds every date's outcome, for the caller to print. Not transient: each stage already retried.
     """
 
-    def __init__(self, message: str, summary: dict[str, Any]) -> None:
+    def __init__(self, message: str, summary: ReprocessSummary) -> None:
         self.summary = summary
         super().__init__(message, transient=False)
 

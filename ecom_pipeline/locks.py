@@ -8,7 +8,7 @@
   by `ECOM_CURATED_LOCK_WAIT_SECONDS`, saying what it waits for); fetching and landing still run in parallel.
   Holding it, a run also waits until no partition lock is held (below).
 - `partition_lock_key(settings, day)`: a write lock per curated `order_date` partition, taken by a reprocessed date
-  whose partitions are known before its job runs (`partition_locks.py`): dates with disjoint partitions run side by
+  whose partitions are known before its job runs (`locks.py`): dates with disjoint partitions run side by
   side, and back off while `curated_write_lock` is held.
 
 Prefect deployments already allow one run at a time (`concurrency_limit: 1`), but direct flow calls, the CLI and
@@ -36,8 +36,8 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Collection, Iterator
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -48,6 +48,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.exceptions import PipelineError
 from ecom_pipeline.settings import Settings
+from ecom_pipeline.transform.partitions import describe_partitions
 
 logger = logging.getLogger("ecom_pipeline.locks")
 
@@ -156,7 +157,7 @@ def run_lock(
         RunLockedError: the lock is still held by another run after `wait_seconds`.
         PipelineError: S3 refused to read or write the lock object.
     """
-    scope = _Scope(f"pipeline run for {run_date}", run_date.isoformat(), lock_key(settings, run_date))
+    scope = _LockTarget(f"pipeline run for {run_date}", run_date.isoformat(), lock_key(settings, run_date))
     with _s3_lock(settings, scope, wait_seconds, ttl_seconds, s3_client) as key:
         yield key
 
@@ -180,7 +181,9 @@ def curated_write_lock(
     """
     wait = settings.curated_lock_wait_seconds if wait_seconds is None else wait_seconds
     deadline = time.monotonic() + wait
-    scope = _Scope("transform and load of the curated zone and the warehouse", "curated", curated_lock_key(settings))
+    scope = _LockTarget(
+        "transform and load of the curated zone and the warehouse", "curated", curated_lock_key(settings)
+    )
     s3_client = s3_client or make_s3_client(settings.storage)
     with _s3_lock(settings, scope, wait, ttl_seconds, s3_client) as key:
         # Partition writers back off while this lock is held; those that started before it are waited for.
@@ -189,7 +192,7 @@ def curated_write_lock(
 
 
 @dataclass(frozen=True)
-class _Scope:
+class _LockTarget:
     """What a lock protects: `what` for messages, `name` in the lock's body, `key` of its object; `log_level` of
     its taken/released lines (a date's many partition locks log one line of their own instead)."""
 
@@ -199,7 +202,7 @@ class _Scope:
     log_level: int = logging.INFO
 
 
-class _Wait:
+class _WaitLoop:
     """The waiting of a lock loop: until `deadline` (monotonic), a notice every WAITING_NOTICE_SECONDS, then a poll."""
 
     def __init__(self, deadline: float) -> None:
@@ -218,7 +221,7 @@ class _Wait:
 
 @contextmanager
 def _s3_lock(
-    settings: Settings, scope: _Scope, wait_seconds: float, ttl_seconds: float, s3_client: Any
+    settings: Settings, scope: _LockTarget, wait_seconds: float, ttl_seconds: float, s3_client: Any
 ) -> Iterator[str]:
     bucket, key = settings.storage.raw_bucket, scope.key
     held = _held.get()
@@ -288,9 +291,9 @@ class _Heartbeat(threading.Thread):
         return self.etag
 
 
-def _acquire(s3_client: Any, bucket: str, scope: _Scope, holder: str, ttl_seconds: float, deadline: float) -> str:
+def _acquire(s3_client: Any, bucket: str, scope: _LockTarget, holder: str, ttl_seconds: float, deadline: float) -> str:
     key = scope.key
-    wait = _Wait(deadline)
+    wait = _WaitLoop(deadline)
     while True:
         now = datetime.now(UTC)
         body = json.dumps(_lock_body(scope.name, holder, ttl_seconds)).encode()
@@ -315,7 +318,7 @@ def _acquire(s3_client: Any, bucket: str, scope: _Scope, holder: str, ttl_second
 def _wait_for_partition_writers(settings: Settings, s3_client: Any, deadline: float) -> None:
     """Return once no other holder has a partition lock; break expired ones; RunLockedError at `deadline`."""
     bucket, prefix = settings.storage.raw_bucket, _lock_key(settings, PARTITION_LOCK_FOLDER) + "/"
-    wait = _Wait(deadline)
+    wait = _WaitLoop(deadline)
     try:
         while True:
             ours, live = _held.get(), []
@@ -354,3 +357,106 @@ def _release(s3_client: Any, bucket: str, key: str, etag: str, log_level: int = 
         logger.warning("could not release run lock s3://%s/%s: %s", bucket, key, error)
     else:
         logger.log(log_level, "run lock s3://%s/%s released", bucket, key)
+
+
+# Write locks per curated partition, so that dates whose `order_date` partitions are disjoint transform side by side.
+#
+# A job rewrites whole `order_date` partitions, and carts carry their own dates, so two ingest dates can share one.
+# When a date's partitions are known before its job runs (`transform/partitions.py`), it takes the lock of each of
+# them (`<raw prefix>/_locks/partitions/order_date=D.lock`, the same conditional-write objects as `locks.py`), in
+# sorted order so that no two writers ever wait for each other in a cycle. Then it reads the global
+# `curated_write_lock`: while a run of unknown partitions holds that, it releases them all and waits. The global
+# holder, in turn, waits until no partition lock is left (`locks.curated_write_lock`). Each side writes its own lock
+# before it reads the other's, and S3 reads and lists are strongly consistent: of two that overlap in time, at least
+# one sees the other, so they never write at once.
+#
+# Loads are different: every load goes through the one staging table, so `warehouse_load_lock` admits one load at a
+# time (the global lock's holder already excludes every partition writer).
+#
+#     with partition_write_lock(settings, ["2026-06-16", "2026-06-17"]):   # None: the global lock
+#         ...  # transform
+#         with warehouse_load_lock(settings):
+#             ...  # load
+
+
+LOAD_LOCK_NAME = "warehouse-load.lock"
+
+
+@contextmanager
+def partition_write_lock(
+    settings: Settings,
+    partitions: Collection[str] | None,
+    *,
+    wait_seconds: float | None = None,
+    ttl_seconds: float = DEFAULT_TTL_SECONDS,
+    s3_client: Any = None,
+) -> Iterator[tuple[str, ...] | None]:
+    """Hold the write locks of `partitions` (YYYY-MM-DD) for the block; None takes the global curated lock instead.
+
+    Yields the locked partitions, sorted (None under the global lock).
+
+    Raises:
+        RunLockedError: a partition or the global lock is still held by another run after `wait_seconds`
+            (default `settings.curated_lock_wait_seconds`).
+    """
+    wait = settings.curated_lock_wait_seconds if wait_seconds is None else wait_seconds
+    s3_client = s3_client or make_s3_client(settings.storage)
+    if partitions is None:
+        with curated_write_lock(settings, wait_seconds=wait, ttl_seconds=ttl_seconds, s3_client=s3_client):
+            yield None
+        return
+    days = tuple(sorted(set(partitions)))
+    waiting = _WaitLoop(time.monotonic() + wait)
+    while True:
+        with ExitStack() as held:
+            for day in days:
+                what, key = f"write of curated partition order_date={day}", partition_lock_key(settings, day)
+                remaining = max(waiting.deadline - time.monotonic(), 0.0)
+                scope = _LockTarget(what, day, key, log_level=logging.DEBUG)
+                held.enter_context(_s3_lock(settings, scope, remaining, ttl_seconds, s3_client))
+            holder = _global_holder(settings, s3_client)
+            if holder is None:
+                logger.info("partition locks taken: %s", describe_partitions(days))
+                yield days
+                held.close()
+                logger.info("partition locks released: %s", describe_partitions(days))
+                return
+        # Released: a run of unknown partitions holds the global lock and waits for every partition writer.
+        waiting.pause(
+            RunLockedError(
+                f"another transform and load of unknown partitions is in progress ({holder}); it holds "
+                f"s3://{settings.storage.raw_bucket}/{curated_lock_key(settings)} until it finishes. Wait and retry."
+            ),
+            "partitions %s: waiting for a run of unknown partitions to finish (%s)",
+            describe_partitions(days),
+            holder,
+        )
+
+
+def _global_holder(settings: Settings, s3_client: Any) -> str | None:
+    """Who holds the global curated lock (not this context, not expired), or None."""
+    bucket, key = settings.storage.raw_bucket, curated_lock_key(settings)
+    if f"{bucket}/{key}" in _held.get():
+        return None
+    try:
+        lock = _read_lock(s3_client, bucket, key)
+    except (BotoCoreError, ClientError) as error:
+        raise PipelineError(f"cannot read the lock s3://{bucket}/{key}: {error}") from error
+    if lock is None or _expired(lock, datetime.now(UTC)):
+        return None  # an expired holder is dead: the next global locker breaks it
+    return f"{lock.get('holder', 'unknown')} since {lock.get('acquired_at', '?')}"
+
+
+@contextmanager
+def warehouse_load_lock(
+    settings: Settings,
+    *,
+    wait_seconds: float | None = None,
+    ttl_seconds: float = DEFAULT_TTL_SECONDS,
+    s3_client: Any = None,
+) -> Iterator[str]:
+    """Hold the lock of the warehouse's staging table for one load; yield its key."""
+    wait = settings.curated_lock_wait_seconds if wait_seconds is None else wait_seconds
+    scope = _LockTarget("warehouse load (one staging table)", "warehouse-load", _lock_key(settings, LOAD_LOCK_NAME))
+    with _s3_lock(settings, scope, wait, ttl_seconds, s3_client) as key:
+        yield key

@@ -15,8 +15,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ecom_pipeline.exceptions import LandingError, TransformError
+from ecom_pipeline.land.raw_zone import read_manifest
 from ecom_pipeline.quality import PreviousRun
-from ecom_pipeline.raw_zone import read_manifest
 from ecom_pipeline.settings import RESOURCES, StorageSettings
 from ecom_pipeline.transform.job_contract import read_summary, summary_key
 
@@ -51,14 +51,12 @@ def read_previous_run(s3_client: Any, storage: StorageSettings) -> PreviousRun |
         return None
     try:
         summary = read_summary(s3_client, storage, run_id)
-    except (TransformError, ValueError) as error:  # unreadable, or not JSON
+    except TransformError as error:  # unreadable, or not a job summary
         raise LandingError(f"reading the previous run's job summary {run_id} failed: {error}") from error
-    ingest_date = date.fromisoformat(summary["ingest_date"])
+    ingest_date = date.fromisoformat(summary.ingest_date)
     records = {}
     for resource in RESOURCES:
         manifest = read_manifest(s3_client, storage, resource, ingest_date)
         if manifest is not None:
             records[resource] = int(manifest["record_count"])
-    return PreviousRun(
-        run_id=run_id, ingest_date=ingest_date, records=records, orders_rows=int(summary["rows_written"])
-    )
+    return PreviousRun(run_id=run_id, ingest_date=ingest_date, records=records, orders_rows=summary.rows_written)

@@ -19,11 +19,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecom_pipeline.settings import QualitySettings
+
+if TYPE_CHECKING:  # read, never built here: the checks stay free of the stages' imports
+    from ecom_pipeline.land.landing import LandingResult
+    from ecom_pipeline.transform.job_contract import JobSummary
+    from ecom_pipeline.warehouse.loader import LoadResult
 
 ORDERS = "orders"  # the resource name of the checks on the transform's and the warehouse's output
 QUARANTINE_SHARE, DUPLICATE_SHARE, ROW_CHANGE, RECONCILIATION = (
@@ -173,13 +177,11 @@ def row_change(
     return _result(ROW_CHANGE, resource, figure, limits, text, figures)
 
 
-def reconciliation(transform: Mapping[str, Any], warehouse: Mapping[str, Any]) -> CheckResult:
+def reconciliation(transform: JobSummary, warehouse: LoadResult) -> CheckResult:
     """Every cart line read is written, quarantined or a duplicate; the warehouse holds the curated rows and revenue."""
-    read, written = int(transform["rows_read"]), int(transform["rows_written"])
-    quarantined, duplicates = int(transform["rows_quarantined"]), int(transform["duplicates_removed"])
-    staged = int(warehouse["rows_staged"])
-    revenue_written = Decimal(str(transform["revenue_written"]))
-    revenue_staged = Decimal(str(warehouse["revenue_staged"]))
+    read, written = transform.rows_read, transform.rows_written
+    quarantined, duplicates = transform.rows_quarantined, transform.duplicates_removed
+    staged, revenue_written, revenue_staged = warehouse.rows_staged, transform.revenue_written, warehouse.revenue_staged
     balances = {
         "job": read == written + quarantined + duplicates,
         "warehouse rows": staged == written,
@@ -209,38 +211,29 @@ def reconciliation(transform: Mapping[str, Any], warehouse: Mapping[str, Any]) -
 
 
 def landing_checks(
-    resource: str, landed: Mapping[str, Any], previous: PreviousRun | None, limits: Mapping[str, Threshold]
+    landed: LandingResult, previous: PreviousRun | None, limits: Mapping[str, Threshold]
 ) -> list[CheckResult]:
-    """The checks of one landed resource (`fetch_and_land`'s result): quarantine share and rows vs previous."""
-    received = int(landed["records"]) + int(landed["quarantined"])
+    """The checks of one landed resource: quarantine share and rows vs previous."""
+    resource, received = landed.resource, landed.records + landed.quarantined
     previous_rows = previous.records.get(resource) if previous is not None else None
     return [
-        quarantine_share(
-            resource, int(landed["quarantined"]), received, landed["quarantine_reasons"], limits[QUARANTINE_SHARE]
-        ),
-        row_change(resource, int(landed["records"]), previous, previous_rows, limits[ROW_CHANGE]),
+        quarantine_share(resource, landed.quarantined, received, landed.quarantine_reasons, limits[QUARANTINE_SHARE]),
+        row_change(resource, landed.records, previous, previous_rows, limits[ROW_CHANGE]),
     ]
 
 
 def orders_checks(
-    transform: Mapping[str, Any],
-    warehouse: Mapping[str, Any],
-    previous: PreviousRun | None,
-    limits: Mapping[str, Threshold],
+    transform: JobSummary, warehouse: LoadResult, previous: PreviousRun | None, limits: Mapping[str, Threshold]
 ) -> list[CheckResult]:
     """The checks of the orders the Spark job wrote and the warehouse loaded."""
-    rows_read = int(transform["rows_read"])
+    rows_read = transform.rows_read
     previous_rows = previous.orders_rows if previous is not None else None
     return [
         quarantine_share(
-            ORDERS,
-            int(transform["rows_quarantined"]),
-            rows_read,
-            transform.get("quarantined_by_reason", {}),
-            limits[QUARANTINE_SHARE],
+            ORDERS, transform.rows_quarantined, rows_read, transform.quarantined_by_reason, limits[QUARANTINE_SHARE]
         ),
-        duplicate_share(int(transform["duplicates_removed"]), rows_read, limits[DUPLICATE_SHARE]),
-        row_change(ORDERS, int(transform["rows_written"]), previous, previous_rows, limits[ROW_CHANGE]),
+        duplicate_share(transform.duplicates_removed, rows_read, limits[DUPLICATE_SHARE]),
+        row_change(ORDERS, transform.rows_written, previous, previous_rows, limits[ROW_CHANGE]),
         reconciliation(transform, warehouse),
     ]
 

@@ -1,8 +1,8 @@
-"""Reprocessing ingest dates from the raw zone: the plan of a range, which dates may run at once, their figures.
+"""Reprocessing ingest dates from the raw zone: the plan of a range, which dates may run at once, their outcomes.
 
 A reprocess runs the transform and the load again for dates already landed (a changed cost ratio or default
 status, a fixed job), never the API. Dates start in date order, at most `slots` at once, a date waits for every
-earlier date whose `order_date` partitions it may share, and loads apply in date order (`LoadTurns`): the result
+earlier date whose `order_date` partitions it may share, and loads apply in date order (`DateOrderedLoads`): the result
 is the same as running them one after the other, earliest first, whatever the concurrency. Partitions come from
 `transform/partitions.py`; a date whose partitions are unknown shares them with every date, so it runs alone.
 """
@@ -10,19 +10,24 @@ is the same as running them one after the other, earliest first, whatever the co
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from ecom_pipeline.aws import make_glue_client, make_s3_client
 from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.settings import Profile, Settings
 from ecom_pipeline.transform.glue import GlueLauncher
+from ecom_pipeline.transform.job_contract import JobSummary
 from ecom_pipeline.transform.partitions import known_partitions, missing_resources
 from ecom_pipeline.warehouse.connection import connect
-from ecom_pipeline.warehouse.report import DAILY_VIEW
+from ecom_pipeline.warehouse.loader import LoadResult
+from ecom_pipeline.warehouse.report import DAILY_VIEW, Report
 from ecom_pipeline.warehouse.sqlrender import names_from_settings, render
 
 CENTS = Decimal("0.01")
@@ -82,7 +87,7 @@ def startable(waiting: Sequence[DatePlan], running: Collection[DatePlan], slots:
     return chosen
 
 
-class LoadTurns:
+class DateOrderedLoads:
     """Loads in date order. `orders` MERGEs on order_id, and the same cart can arrive on several ingest dates with
     other order dates: the load applied last decides where such an order lands. Transforms run side by side; each
     load waits for the loads of every earlier date of the run, so the warehouse ends as if the dates ran one after
@@ -126,16 +131,17 @@ def concurrency_for(settings: Settings, requested: int) -> int:
     return requested
 
 
-@dataclass(frozen=True)
-class Figures:
+class PartitionTotals(BaseModel):
     """Orders, revenue and profit of a set of `order_date` partitions in the warehouse (money exact, in cents)."""
+
+    model_config = ConfigDict(frozen=True)
 
     orders: int = 0
     revenue: Decimal = Decimal("0.00")
     profit: Decimal = Decimal("0.00")
 
     @classmethod
-    def of_days(cls, days: Mapping[Any, Mapping[str, Any]]) -> Figures:
+    def of_days(cls, days: Mapping[Any, Mapping[str, Any]]) -> PartitionTotals:
         """The sum of `vw_daily_revenue` lines."""
         return cls(
             orders=sum(int(day["orders"]) for day in days.values()),
@@ -144,7 +150,7 @@ class Figures:
         )
 
     @classmethod
-    def read(cls, settings: Settings, order_dates: Sequence[date]) -> Figures:
+    def read(cls, settings: Settings, order_dates: Sequence[date]) -> PartitionTotals:
         """What `vw_daily_revenue` shows for these order dates, added up (no dates, no orders: zeros)."""
         if not order_dates:
             return cls()
@@ -155,71 +161,122 @@ class Figures:
             rows = warehouse.query_dicts(sql, list(order_dates))
         return cls.of_days(dict(enumerate(rows)))
 
-    def minus(self, other: Figures) -> Figures:
+    def minus(self, other: PartitionTotals) -> PartitionTotals:
         """The change from `other` to these figures."""
-        return Figures(self.orders - other.orders, self.revenue - other.revenue, self.profit - other.profit)
+        return PartitionTotals(
+            orders=self.orders - other.orders, revenue=self.revenue - other.revenue, profit=self.profit - other.profit
+        )
 
-    def as_json(self) -> dict[str, Any]:
-        """Orders as an int, money as strings with two places."""
-        return {"orders": self.orders, "revenue": f"{self.revenue:.2f}", "profit": f"{self.profit:.2f}"}
+
+class ReprocessedDate(BaseModel):
+    """A date whose stages ran: its partitions, the warehouse's figures of them before and after its load, the change,
+    and the stages' results. "unchanged": nothing was written (the job's earlier output reused, the load skipped)."""
+
+    ingest_date: date
+    status: Literal["reprocessed", "unchanged"]
+    partitions: list[str]
+    locked: list[str] | Literal["all (partitions unknown before the job)"]
+    rows_written: int
+    rows_quarantined: int
+    before: PartitionTotals
+    after: PartitionTotals
+    change: PartitionTotals
+    transform: JobSummary
+    warehouse: LoadResult
+
+
+class NoRawData(BaseModel):
+    """A date not reprocessed because the raw zone lacks some of its resources."""
+
+    ingest_date: date
+    status: Literal["no raw data"] = "no raw data"
+    missing: list[str]
+
+
+class FailedDate(BaseModel):
+    """A date whose reprocess failed for good."""
+
+    ingest_date: date
+    status: Literal["failed"] = "failed"
+    error: str
+
+
+DateOutcome = ReprocessedDate | NoRawData | FailedDate
+
+
+def _once_reported() -> Any:
+    """A field the report sets: absent from the JSON of a reprocess that reprocessed nothing (and so has no report)."""
+    return Field(default=None, exclude_if=lambda value: value is None)
+
+
+class ReprocessSummary(BaseModel):
+    """A reprocess, as the flow returns it (and ReprocessError carries); `model_dump(mode="json")` is the CLI's JSON.
+
+    The report (the views' rows, for the console) is left out of the JSON.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)  # Report: a plain dataclass, held as it is
+
+    from_date: date
+    to_date: date
+    profile: str
+    cost_ratio: Decimal
+    default_order_status: str
+    concurrency: int
+    dates: list[DateOutcome]
+    run_id: str | None = _once_reported()
+    kpis: dict[str, Any] | None = _once_reported()
+    report_files: list[str] | None = _once_reported()
+    seconds: float = 0.0
+    report: Report | None = Field(default=None, exclude=True)
 
 
 def date_outcome(
     plan: DatePlan,
-    transform: Mapping[str, Any],
-    load: Mapping[str, Any],
-    before: Figures,
-    after: Figures,
+    transform: JobSummary,
+    load: LoadResult,
+    before: PartitionTotals,
+    after: PartitionTotals,
     locked: tuple[str, ...] | None,
-) -> dict[str, Any]:
-    """One reprocessed date's summary entry: its partitions, the warehouse before and after, and the change.
-
-    "unchanged" means nothing was written: the job's earlier output was reused and the warehouse already held it.
-    """
-    unchanged = bool(transform.get("reused")) and bool(load.get("skipped"))
-    return {
-        "ingest_date": plan.ingest_date.isoformat(),
-        "status": "unchanged" if unchanged else "reprocessed",
-        "partitions": list(transform["partitions_written"]),
-        "locked": list(locked) if locked is not None else "all (partitions unknown before the job)",
-        "rows_written": int(transform["rows_written"]),
-        "rows_quarantined": int(transform["rows_quarantined"]),
-        "before": before.as_json(),
-        "after": after.as_json(),
-        "change": after.minus(before).as_json(),
-        "transform": dict(transform),
-        "warehouse": dict(load),
-    }
+) -> ReprocessedDate:
+    """One reprocessed date's summary entry: its partitions, the warehouse before and after, and the change."""
+    return ReprocessedDate(
+        ingest_date=plan.ingest_date,
+        status="unchanged" if transform.reused and load.skipped else "reprocessed",
+        partitions=transform.partitions_written,
+        locked=list(locked) if locked is not None else "all (partitions unknown before the job)",
+        rows_written=transform.rows_written,
+        rows_quarantined=transform.rows_quarantined,
+        before=before,
+        after=after,
+        change=after.minus(before),
+        transform=transform,
+        warehouse=load,
+    )
 
 
-def no_raw_data_outcome(plan: DatePlan) -> dict[str, Any]:
-    """The entry of a date that was not reprocessed because the raw zone lacks some of its resources."""
-    return {"ingest_date": plan.ingest_date.isoformat(), "status": "no raw data", "missing": list(plan.missing)}
-
-
-def failed_outcome(plan: DatePlan, error: BaseException) -> dict[str, Any]:
-    """The entry of a date whose reprocess failed for good."""
-    return {"ingest_date": plan.ingest_date.isoformat(), "status": "failed", "error": str(error)}
-
-
-def combined_stages(outcomes: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The reprocessed dates' job and load figures added up, shaped like one pipeline run's (for its report)."""
-    reasons: dict[str, int] = {}
-    for outcome in outcomes:
-        for reason, count in outcome["transform"].get("quarantined_by_reason", {}).items():
-            reasons[reason] = reasons.get(reason, 0) + int(count)
-
-    def total(stage: str, name: str) -> int:
-        return sum(int(outcome[stage].get(name, 0)) for outcome in outcomes)
-
-    def money(stage: str, name: str) -> str:
-        return f"{sum((Decimal(str(outcome[stage][name])) for outcome in outcomes), Decimal('0.00')):.2f}"
-
-    transform = {name: total("transform", name) for name in ("rows_read", "rows_written", "rows_quarantined")}
-    transform |= {"duplicates_removed": total("transform", "duplicates_removed"), "quarantined_by_reason": reasons}
-    transform["revenue_written"] = money("transform", "revenue_written")
-    warehouse = {
-        "rows_staged": total("warehouse", "rows_staged"),
-        "revenue_staged": money("warehouse", "revenue_staged"),
-    }
-    return {"transform": transform, "warehouse": warehouse}
+def combined_stages(done: Sequence[ReprocessedDate], run_id: str, span: str) -> tuple[JobSummary, LoadResult]:
+    """The reprocessed dates' job and load results added up, as one run's (for its report): `span` is their dates."""
+    jobs, loads = [outcome.transform for outcome in done], [outcome.warehouse for outcome in done]
+    reasons: Counter[str] = Counter()
+    for job in jobs:
+        reasons.update(job.quarantined_by_reason)
+    added = ("rows_read", "rows_written", "rows_quarantined", "duplicates_removed", "revenue_written", "profit_written")
+    transform = JobSummary(
+        run_id=run_id,
+        ingest_date=span,
+        **{name: sum(getattr(job, name) for job in jobs) for name in added},
+        quarantined_by_reason=dict(reasons),
+        partitions_written=sorted({partition for job in jobs for partition in job.partitions_written}),
+        reused=all(job.reused for job in jobs),
+    )
+    added = ("files", "rows_staged", "revenue_staged", "rows_inserted", "rows_updated", "rows_deleted", "setup_seconds")
+    warehouse = LoadResult(
+        run_id=run_id,
+        partitions=tuple(sorted({partition for load in loads for partition in load.partitions})),
+        **{name: sum(getattr(load, name) for load in loads) for name in added},
+        started_at=min(load.started_at for load in loads),
+        finished_at=max(load.finished_at for load in loads),
+        skipped=all(load.skipped for load in loads),
+    )
+    return transform, warehouse

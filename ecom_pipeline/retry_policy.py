@@ -48,7 +48,7 @@ AWS_API_ATTEMPTS = 5
 # capacity error, a Snowflake statement aborted by a conflict, a fault injected on purpose (flows/faults.py).
 TASK_RETRIES: dict[str, TaskRetry] = {
     "fetch-and-land": TaskRetry(retries=2, delay_seconds=(2.0, 4.0)),
-    "glue-run": TaskRetry(retries=1, delay_seconds=(10.0,)),
+    "transform": TaskRetry(retries=1, delay_seconds=(10.0,)),
     "snowflake-load": TaskRetry(retries=2, delay_seconds=(5.0, 10.0)),
     "report": TaskRetry(retries=1, delay_seconds=(2.0,)),
 }

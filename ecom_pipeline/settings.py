@@ -4,22 +4,19 @@ The same code runs in three profiles; only values differ (endpoints, how the Spa
 Each group reads its own environment prefix so the names match what the tools already use:
 `ECOM_*` for the pipeline, `AWS_*` for boto3, `SNOWFLAKE_*` for the warehouse.
 
-Secrets are `SecretStr` and come from three places; for each value the first that sets it wins
-(a code default never counts as set):
-
-1. the environment (or `.env`);
-2. the aws profile's Prefect blocks (`ecom_pipeline/blocks.py`);
-3. the AWS Secrets Manager secret named by `ECOM_SECRET_ID` (`ecom_pipeline/secret_store.py`).
+Secrets are `SecretStr`. Besides the environment, the aws profile's Prefect blocks and a Secrets Manager secret
+may set values: `fill_unset` is the rule between them (docs/prefect.md#where-values-come-from).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Protocol, runtime_checkable
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -40,30 +37,7 @@ class Profile(StrEnum):
 
 
 def _config(prefix: str) -> SettingsConfigDict:
-    # arbitrary types: a group may carry a credentials block, checked against the protocols below
-    return SettingsConfigDict(
-        env_prefix=prefix, env_file=".env", extra="ignore", populate_by_name=True, arbitrary_types_allowed=True
-    )
-
-
-@runtime_checkable
-class AwsSessionFactory(Protocol):
-    """What the pipeline asks of a prefect-aws `AwsCredentials` block: a boto3 session and client parameters."""
-
-    aws_client_parameters: Any
-
-    def get_boto3_session(self) -> Any:
-        """An authenticated boto3 session (keys, session token, profile or assumed role)."""
-        ...
-
-
-@runtime_checkable
-class SnowflakeConnectionFactory(Protocol):
-    """What the pipeline asks of a prefect-snowflake `SnowflakeCredentials` block: it hands out connections."""
-
-    def get_client(self, **connect_kwargs: Any) -> Any:
-        """A `snowflake.connector` connection with the block's fields and `connect_kwargs` on top."""
-        ...
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", populate_by_name=True)
 
 
 class ApiSettings(BaseSettings):
@@ -110,11 +84,12 @@ class StorageSettings(BaseSettings):
     aws_session_token: SecretStr | None = Field(
         default=None, validation_alias="AWS_SESSION_TOKEN", description="With temporary keys (an assumed role)."
     )
-    credentials_block: AwsSessionFactory | None = Field(
+    # `Any`: prefect-aws and prefect-snowflake take seconds to import, which a local run never needs.
+    credentials_block: Any = Field(
         default=None,
         exclude=True,
         repr=False,
-        description="The aws profile's AwsCredentials block, when one exists: every boto3 client comes from it.",
+        description="The aws profile's prefect-aws AwsCredentials (`resolve_credentials`): it hands out boto3 clients.",
     )
 
     def raw_key(self, *parts: str) -> str:
@@ -174,19 +149,12 @@ class SparkSettings(BaseSettings):
 
 
 class GlueSettings(BaseSettings):
-    """The AWS Glue job definition used by the `aws` profile."""
+    """Which Glue job the `aws` profile runs; its definition is the CloudFormation stack's (infra/)."""
 
     model_config = _config("ECOM_GLUE_")
 
     job_name: str = "ecom-orders-transform"
-    role_arn: str | None = None
-    glue_version: str = "4.0"
-    worker_type: str = "G.1X"
-    number_of_workers: int = Field(default=2, ge=2)
-    script_bucket: str | None = Field(default=None, description="Defaults to the curated bucket.")
-    script_prefix: str = "glue-scripts"
     poll_seconds: float = Field(default=15.0, gt=0)
-    timeout_minutes: int = Field(default=60, ge=1)
     jobs_dir: Path = Field(
         default=Path("/jobs"), description="compose only: folder shared with the Glue 4 container's job runner."
     )
@@ -245,16 +213,12 @@ class SnowflakeSettings(BaseSettings):
     stage: str = "ECOM_CURATED_STAGE"
     aws_role_arn: str = "arn:aws:iam::000000000000:role/ecom-snowflake-access"
     emulator: bool = Field(default=False, description="True when talking to the local fakesnow emulator.")
-    credentials_block: SnowflakeConnectionFactory | None = Field(
+    # `Any`, as the AWS one: prefect-snowflake is imported only where a sign-in needs it.
+    credentials_block: Any = Field(
         default=None,
         exclude=True,
         repr=False,
-        description="The aws profile's SnowflakeCredentials block, when one exists: it hands out the connections.",
-    )
-    value_sources: dict[str, str] = Field(
-        default_factory=dict,
-        exclude=True,
-        description="Where an authentication value came from when not the environment (a block, a secret key).",
+        description="The run's prefect-snowflake SnowflakeCredentials (`resolve_credentials`): it opens connections.",
     )
 
 
@@ -343,6 +307,32 @@ class Settings(BaseSettings):
             current = getattr(self, group)
             top[group] = current.model_copy(update=values)
         return self.model_copy(update=top)
+
+
+class SourcedValue(NamedTuple):
+    """A value from a source read after the environment (a block, a secret), and where it came from."""
+
+    group: str  # a settings group ("storage", "snowflake", ...), or "top" for Settings' own fields
+    field: str
+    value: Any
+    where: str  # what errors name, e.g. "key 'snowflake_token' of secret 'ecom/pipeline'"; never the value
+
+
+def fill_unset(settings: Settings, values: Iterable[SourcedValue]) -> tuple[Settings, dict[tuple[str, str], str]]:
+    """`settings` with each value whose field no earlier source set, and where each value taken came from.
+
+    The rule of docs/prefect.md#where-values-come-from, in code: call it once per source, in order (the environment
+    is read first, by Settings itself).
+    """
+    taken: dict[str, dict[str, Any]] = {}
+    where: dict[tuple[str, str], str] = {}
+    for group, field, value, source in values:
+        current = settings if group == "top" else getattr(settings, group)
+        if value is None or (field in current.model_fields_set and getattr(current, field) is not None):
+            continue  # set by an earlier source (a code default is not in `model_fields_set`)
+        taken.setdefault(group, {})[field] = value
+        where[(group, field)] = source
+    return settings.updated(**taken), where
 
 
 def validation_summary(error: ValidationError, whole: str = "settings") -> str:

@@ -1,35 +1,51 @@
-"""The end-of-run summary: a short console table and the same figures as JSON."""
+"""The end-of-run summary: what each stage did, for a short console table and, the same figures, as JSON."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
-from pathlib import Path
+import secrets
+from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from ecom_pipeline.extract.drift import drift_counts
-
-# Keys of the flow's summary that hold live objects for the console, not data for JSON.
-CONSOLE_ONLY_KEYS = ("report",)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items() if key not in CONSOLE_ONLY_KEYS}
-    if isinstance(value, list | tuple):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, Decimal | date | datetime | Path):
-        return str(value) if not isinstance(value, date | datetime) else value.isoformat()
-    return value
+from ecom_pipeline.land.landing import LandingResult
+from ecom_pipeline.transform.job_contract import JobSummary
+from ecom_pipeline.transform.partitions import describe_partitions
+from ecom_pipeline.warehouse.loader import LoadResult
+from ecom_pipeline.warehouse.report import Report, print_report
 
 
-def summary_as_json(summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary with only JSON types: decimals and dates as strings, console-only objects removed."""
-    return _jsonable(summary)
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, unique run id such as `20260617T101500Z-ab12cd` (naive datetimes are taken as UTC)."""
+    now = now or datetime.now(UTC)
+    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+class RunSummary(BaseModel):
+    """One pipeline run, as the flow returns it; `model_dump(mode="json")` is the JSON the CLI writes.
+
+    JSON has money as exact strings and dates in ISO 8601; the report (the views' rows, for the console) is left out.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)  # Report: a plain dataclass, held as it is
+
+    run_id: str
+    run_date: str  # a reprocess's report covers a range of dates: `2026-06-16..2026-06-17`
+    profile: str
+    resources: dict[str, LandingResult]
+    data_quality: list[dict[str, Any]] = Field(default_factory=list)  # the checks' event payloads (flows/signals.py)
+    transform: JobSummary
+    warehouse: LoadResult
+    timings: dict[str, list[float]] = Field(default_factory=dict)  # each phase's wall-clock span (timings.py)
+    kpis: dict[str, Any] = Field(default_factory=dict)
+    report_files: list[str] = Field(default_factory=list)
+    seconds: float = 0.0
+    report: Report | None = Field(default=None, exclude=True)
 
 
 def _human_bytes(size: int) -> str:
@@ -41,59 +57,51 @@ def _human_bytes(size: int) -> str:
     return f"{size} B"
 
 
-def ingest_table(summary: dict[str, Any]) -> Table:
+def ingest_table(summary: RunSummary) -> Table:
     """Records, quarantined, size and time per landed resource."""
-    table = Table(title=f"Ingest {summary.get('run_date', '')}", title_justify="left")
+    table = Table(title=f"Ingest {summary.run_date}", title_justify="left")
     table.add_column("resource")
     for column in ("records", "quarantined", "size", "seconds"):
         table.add_column(column, justify="right")
-    for name, landed in summary.get("resources", {}).items():
+    for name, landed in summary.resources.items():
         table.add_row(
-            name,
-            f"{landed['records']:,}",
-            f"{landed['quarantined']:,}",
-            _human_bytes(landed["bytes"]),
-            f"{landed.get('seconds', 0):.1f}",
+            name, f"{landed.records:,}", f"{landed.quarantined:,}", _human_bytes(landed.bytes), f"{landed.seconds:.1f}"
         )
     return table
 
 
-def stages_lines(summary: dict[str, Any]) -> list[str]:
+def stages_lines(summary: RunSummary) -> list[str]:
     """One readable line per later stage: the Spark job and the warehouse load."""
-    lines = []
-    transform = summary.get("transform")
-    if transform:
-        by_reason = transform.get("quarantined_by_reason", {})
-        reasons = ", ".join(f"{reason}: {count}" for reason, count in by_reason.items())
-        reused = f" (inputs unchanged: run {transform['run_id']}'s output reused)" if transform.get("reused") else ""
+    transform, warehouse = summary.transform, summary.warehouse
+    reasons = ", ".join(f"{reason}: {count}" for reason, count in transform.quarantined_by_reason.items())
+    reused = f" (inputs unchanged: run {transform.run_id}'s output reused)" if transform.reused else ""
+    lines = [
+        f"[bold]transform[/]  {transform.rows_read:,} cart lines -> {transform.rows_written:,} orders, "
+        f"{transform.rows_quarantined:,} quarantined{f' ({reasons})' if reasons else ''}, "
+        f"{transform.duplicates_removed:,} duplicates removed; "
+        f"partitions {describe_partitions(transform.partitions_written)}{reused}"
+    ]
+    if warehouse.skipped:
         lines.append(
-            f"[bold]transform[/]  {transform['rows_read']:,} cart lines -> {transform['rows_written']:,} orders, "
-            f"{transform['rows_quarantined']:,} quarantined{f' ({reasons})' if reasons else ''}, "
-            f"{transform.get('duplicates_removed', 0):,} duplicates removed; "
-            f"partitions {', '.join(transform['partitions_written'])}{reused}"
+            f"[bold]warehouse[/]  load skipped: orders already holds these {warehouse.rows_staged:,} rows "
+            f"({warehouse.revenue_staged} revenue)"
         )
-    warehouse = summary.get("warehouse")
-    if warehouse and warehouse.get("skipped"):
+    else:
         lines.append(
-            f"[bold]warehouse[/]  load skipped: orders already holds these {warehouse['rows_staged']:,} rows "
-            f"({warehouse['revenue_staged']} revenue)"
-        )
-    elif warehouse:
-        lines.append(
-            f"[bold]warehouse[/]  {warehouse['rows_staged']:,} rows from {warehouse['files']} file(s): "
-            f"{warehouse['rows_inserted']:,} inserted, {warehouse['rows_updated']:,} updated, "
-            f"{warehouse.get('rows_deleted', 0):,} deleted; "
-            f"reconciled at {warehouse['revenue_staged']} revenue"
+            f"[bold]warehouse[/]  {warehouse.rows_staged:,} rows from {warehouse.files} file(s): "
+            f"{warehouse.rows_inserted:,} inserted, {warehouse.rows_updated:,} updated, "
+            f"{warehouse.rows_deleted:,} deleted; "
+            f"reconciled at {warehouse.revenue_staged} revenue"
         )
     return lines
 
 
-def signal_lines(summary: dict[str, Any]) -> list[str]:
+def signal_lines(summary: RunSummary) -> list[str]:
     """Schema drift per resource, and the data-quality checks: a count, then each one that did not pass."""
-    resources = summary.get("resources", {}).items()
-    drift = [f"{name}: {drift_counts(report)}" for name, landed in resources if (report := landed.get("schema_drift"))]
+    resources = summary.resources.items()
+    drift = [f"{name}: {drift_counts(landed.schema_drift)}" for name, landed in resources if landed.schema_drift]
     lines = [f"[bold]schema[/]     {'; '.join(drift)}"] if drift else []
-    checks = summary.get("data_quality", [])
+    checks = summary.data_quality
     if checks:
         flagged = [check for check in checks if check["severity"] != "passed"]
         lines.append(f"[bold]quality[/]    {len(checks)} checks, {len(checks) - len(flagged)} passed")
@@ -101,24 +109,20 @@ def signal_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def print_summary(console: Console, summary: dict[str, Any]) -> None:
+def print_summary(console: Console, summary: RunSummary) -> None:
     """Print the run's summary: ingest, stages, KPIs and view tops, total time."""
     console.print()
     console.print(ingest_table(summary))
-    for name, landed in list(summary.get("resources", {}).items())[:1]:
-        location = str(landed.get("location", "")).replace(f"/{name}/", "/<resource>/")
+    for name, landed in list(summary.resources.items())[:1]:
+        location = landed.location.replace(f"/{name}/", "/<resource>/")
         console.print(f"raw zone: {location}", highlight=False, soft_wrap=True)
     for line in [*stages_lines(summary), *signal_lines(summary)]:
         console.print(line, highlight=False)
-    report = summary.get("report")
-    if report is not None:
-        from ecom_pipeline.warehouse.report import print_report
-
-        print_report(console, report)
-    status = summary.get("status", "completed")
+    if summary.report is not None:
+        print_report(console, summary.report)
     console.print(
-        f"[bold green]{status}[/] run {summary.get('run_id', '?')} for {summary.get('run_date', '?')} "
-        f"(profile {summary.get('profile', '?')}) in {summary.get('seconds', 0):.1f} s"
+        f"[bold green]completed[/] run {summary.run_id} for {summary.run_date} "
+        f"(profile {summary.profile}) in {summary.seconds:.1f} s"
     )
-    for path in summary.get("report_files", []):
+    for path in summary.report_files:
         console.print(f"  chart: {path}")

@@ -23,23 +23,33 @@ Choices a reader of the asset graph would otherwise wonder about:
 - Only the aws profile's assets get a `url`: an S3 console link and the public API. Emulator endpoints are gone
   after the run, and a Snowsight link depends on the account's organisation, which Settings does not hold.
 
-Lineage is declared here (`flows/materializing.py` says why it is not inferred): each plan below names what one
-task call materializes and its upstream assets; `asset_graph` draws the same plans as nodes and edges.
+Lineage is declared, never inferred: each plan below names what one task call materializes and its upstream
+assets, `materializing` gives a task those for one call (Prefect's `MaterializingTask.with_options`; `@materialize`
+would fix the keys at import), and `asset_graph` draws the same plans as nodes and edges. Prefect infers upstream
+assets from task results passed as arguments; our tasks pass each other run figures (summaries) while the data moves
+through S3 and Snowflake, so inference would draw false edges (every view "depending" on the raw zone through the run
+summary; in a trial run it even made the carts landing depend on the users and products raw zones). The flows
+therefore pass arguments `quote`d, Prefect's annotation that turns dependency tracking off for a value. The cost:
+the flow-run graph draws no arrow between these task runs.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from prefect.assets import Asset, AssetProperties, add_asset_metadata
+from prefect.tasks import MaterializingTask
 
+from ecom_pipeline.land.landing import LandingResult
 from ecom_pipeline.settings import RESOURCES, Profile, Settings
+from ecom_pipeline.transform.job_contract import JobSummary
+from ecom_pipeline.warehouse.loader import LoadResult
 from ecom_pipeline.warehouse.report import Report
 from ecom_pipeline.warehouse.views import ANALYTICS_VIEWS
-from flows.materializing import Materialization
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
@@ -166,7 +176,28 @@ def view_assets(settings: Settings) -> tuple[Asset, ...]:
     )
 
 
-# Plans: what one call of each task materializes. Parameter names are the task's argument names.
+# Plans: what one call of each task materializes.
+
+
+@dataclass(frozen=True)
+class Materialization:
+    """What one task call materializes, from which upstream assets, by which tool (Prefect's `materialized_by`)."""
+
+    stage: str
+    assets: tuple[Asset, ...]
+    upstream: tuple[Asset, ...] = ()
+    by: str | None = None
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def materializing(task: MaterializingTask[P, R], plan: Materialization) -> MaterializingTask[P, R]:
+    """A copy of `task` that materializes what `plan` says, from its upstream assets, by its tool."""
+    planned = task.with_options(assets=list(plan.assets), asset_deps=list(plan.upstream))
+    planned.materialized_by = plan.by
+    return planned
 
 
 def landing(settings: Settings, resource: str) -> Materialization:
@@ -175,10 +206,10 @@ def landing(settings: Settings, resource: str) -> Materialization:
 
 
 def transformation(settings: Settings) -> Materialization:
-    """glue-run: curated orders and quarantine, from the raw zone of every resource (the job reads all three)."""
+    """transform: curated orders and quarantine, from the raw zone of every resource (the job reads all three)."""
     by = "aws-glue" if settings.profile is Profile.AWS else "spark"
     raw = tuple(raw_asset(settings, resource) for resource in RESOURCES)
-    return Materialization("glue-run", (curated_asset(settings), quarantine_asset(settings)), raw, by)
+    return Materialization("transform", (curated_asset(settings), quarantine_asset(settings)), raw, by)
 
 
 def warehouse_load(settings: Settings) -> Materialization:
@@ -238,60 +269,58 @@ def _run(settings: Settings, run_id: str | None) -> dict[str, Any]:
     return {"run_id": run_id, "run_date": settings.run_date.isoformat()}
 
 
-def landed_figures(settings: Settings, resource: str, run_id: str, landed: Mapping[str, Any]) -> dict[str, Any]:
+def landed_figures(settings: Settings, run_id: str, landed: LandingResult) -> dict[str, Any]:
     """Per asset key: what one resource's landing committed."""
     return {
-        raw_asset(settings, resource).key: {
+        raw_asset(settings, landed.resource).key: {
             **_run(settings, run_id),
-            "rows": landed["records"],
-            "quarantined": landed["quarantined"],
-            "partitions": [landed["ingest_date"]],
-            "bytes": landed["bytes"],
-            "parts": len(landed["parts"]),
-            "reused_parts": landed["reused_parts"],
-            "content_sha256": landed["content_sha256"],
+            "rows": landed.records,
+            "quarantined": landed.quarantined,
+            "partitions": [landed.ingest_date.isoformat()],
+            "bytes": landed.bytes,
+            "parts": len(landed.parts),
+            "reused_parts": landed.reused_parts,
+            "content_sha256": landed.content_sha256,
         }
     }
 
 
-def transformed_figures(settings: Settings, run_id: str, job: Mapping[str, Any]) -> dict[str, Any]:
+def transformed_figures(settings: Settings, run_id: str, job: JobSummary) -> dict[str, Any]:
     """Per asset key: the Spark job's summary; `job_run_id` is the run whose job wrote the files (reused output)."""
-    common = {**_run(settings, run_id), "reused": bool(job.get("reused")), "job_run_id": job["run_id"]}
+    common = {**_run(settings, run_id), "reused": job.reused, "job_run_id": job.run_id}
     return {
         curated_asset(settings).key: {
             **common,
-            "rows": job["rows_written"],
-            "revenue": str(job["revenue_written"]),
-            "profit": str(job["profit_written"]),
-            "partitions": list(job["partitions_written"]),
-            "quarantined": job["rows_quarantined"],
-            "duplicates_removed": job["duplicates_removed"],
+            "rows": job.rows_written,
+            "revenue": str(job.revenue_written),
+            "profit": str(job.profit_written),
+            "partitions": job.partitions_written,
+            "quarantined": job.rows_quarantined,
+            "duplicates_removed": job.duplicates_removed,
         },
         quarantine_asset(settings).key: {
             **common,
-            "rows": job["rows_quarantined"],
-            "quarantined": job["rows_quarantined"],
-            "partitions": [job["ingest_date"]],
-            "reasons": dict(job["quarantined_by_reason"]),
+            "rows": job.rows_quarantined,
+            "quarantined": job.rows_quarantined,
+            "partitions": [job.ingest_date],
+            "reasons": job.quarantined_by_reason,
         },
     }
 
 
-def loaded_figures(
-    settings: Settings, run_id: str, loaded: Mapping[str, Any], job: Mapping[str, Any]
-) -> dict[str, Any]:
+def loaded_figures(settings: Settings, run_id: str, loaded: LoadResult, job: JobSummary) -> dict[str, Any]:
     """Per asset key: the load's audit figures (a skipped load shows the curated totals `orders` already held)."""
     return {
         orders_table_asset(settings).key: {
             **_run(settings, run_id),
-            "rows": loaded["rows_staged"],
-            "revenue": str(loaded["revenue_staged"]),
-            "partitions": list(loaded["partitions"]),
-            "quarantined": job["rows_quarantined"],
-            "inserted": loaded["rows_inserted"],
-            "updated": loaded["rows_updated"],
-            "deleted": loaded["rows_deleted"],
-            "skipped": bool(loaded["skipped"]),
+            "rows": loaded.rows_staged,
+            "revenue": str(loaded.revenue_staged),
+            "partitions": list(loaded.partitions),
+            "quarantined": job.rows_quarantined,
+            "inserted": loaded.rows_inserted,
+            "updated": loaded.rows_updated,
+            "deleted": loaded.rows_deleted,
+            "skipped": loaded.skipped,
         }
     }
 
@@ -303,6 +332,6 @@ def reported_figures(settings: Settings, run_id: str | None, report: Report) -> 
 
 
 def record(figures: Mapping[str, Mapping[str, Any]]) -> None:
-    """Attach figures to the running task's materializations (inside a task made by `materialize_from`)."""
+    """Attach figures to the running task's materializations (inside a task `materializing` planned)."""
     for key, metadata in figures.items():
         add_asset_metadata(key, dict(metadata))

@@ -13,7 +13,6 @@ The webhook URL often carries a token: the block keeps it as a secret, and nothi
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -24,8 +23,7 @@ import httpx
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import BlockDocument
-from prefect.events.schemas.automations import Automation, AutomationCore, EventTrigger, Posture
-from prefect.events.schemas.events import RelatedResource, Resource
+from prefect.events.schemas.automations import Automation, AutomationCore
 from prefect.exceptions import PrefectHTTPStatusError
 from prefect.settings import get_current_settings
 from pydantic import ValidationError
@@ -40,7 +38,6 @@ AUTOMATIONS_FILE = Path(__file__).with_name("automations.yaml")
 WEBHOOK_BLOCK_TYPE = CustomWebhookNotificationBlock.get_block_type_slug()
 WEBHOOK_URL_KEY = "webhook_url"  # the block's secret that its URL template names
 NOTIFY_FIELDS = frozenset({"subject", "body"})
-NOTIFYING_ACTIONS = frozenset({"send-notification", "call-webhook"})
 NO_BLOCK_YET = UUID(int=0)  # a dry run's stand-in for the id of a block it would create
 
 
@@ -249,57 +246,3 @@ def _apply_one(
             raise
         detail = one_line(error.response.text)[:300]  # the server's validation message, e.g. a bad template
         raise ConfigError(f"automation {spec.core.name!r}: refused by the Prefect API: {detail}") from error
-
-
-def _expects(trigger: EventTrigger, event: str) -> bool:
-    """Prefect's rule: an empty `expect` takes every event; a trailing `*` matches any rest."""
-    patterns = [re.escape(expected).replace(r"\*", ".+") for expected in trigger.expect]
-    return not patterns or any(re.fullmatch(pattern, event) for pattern in patterns)
-
-
-def _covers_failure(trigger: Any, flow_name: str, flow_run_id: UUID) -> bool:
-    """Whether `trigger` fires on every Failed event of a run of `flow_name`, at once.
-
-    Reactive, one event, no window and no `after`: a trigger that waits, or stays quiet for the rest of a window
-    after it fired, would leave a second failure unreported once the hook stands down. Composites: no.
-    """
-    immediate = (
-        isinstance(trigger, EventTrigger)
-        and trigger.posture == Posture.Reactive
-        and trigger.threshold == 1
-        and not trigger.within
-        and not trigger.after
-    )
-    if not immediate:
-        return False
-    run = Resource({"prefect.resource.id": f"prefect.flow-run.{flow_run_id}"})
-    flow = RelatedResource(
-        {"prefect.resource.id": "prefect.flow.any", "prefect.resource.role": "flow", "prefect.resource.name": flow_name}
-    )
-    related = trigger.match_related if isinstance(trigger.match_related, list) else [trigger.match_related]
-    return (
-        _expects(trigger, "prefect.flow-run.Failed")
-        and trigger.match.includes([run])
-        and all(spec.includes([flow]) for spec in related)
-    )
-
-
-def failure_alerting_automation(flow_name: str, flow_run_id: UUID) -> str | None:
-    """The name of an enabled automation on this run's Prefect API that notifies someone when this run fails.
-
-    flows/hooks.py stays silent when there is one, so a failure is reported once. Any doubt (no API configured,
-    an API error, a composite trigger) answers None: a doubled alert is better than none.
-    """
-    if not get_current_settings().api.url:
-        return None  # an ephemeral API (a local `ecom-pipeline run`) holds no automations
-    try:
-        with get_client(sync_client=True) as client:
-            automations = client.read_automations()
-    except Exception as error:  # the hook's own webhook is the fallback; never fail a failure report
-        logger.warning("automations not readable (%s): the failure hook notifies", type(error).__name__)
-        return None
-    for automation in automations:
-        notifies = any(action.type in NOTIFYING_ACTIONS for action in automation.actions)
-        if automation.enabled and notifies and _covers_failure(automation.trigger, flow_name, flow_run_id):
-            return automation.name
-    return None

@@ -1,6 +1,6 @@
 """Deliberate transient failures, for proving the retry policies (`ECOM_INJECT_FAULTS`).
 
-`ECOM_INJECT_FAULTS="fetch-and-land=1,glue-run=1,snowflake-load=1"` makes the first attempt of each named
+`ECOM_INJECT_FAULTS="fetch-and-land=1,transform=1,snowflake-load=1"` makes the first attempt of each named
 task fail with that stage's own transient error, before it does any work. Unset (the default), nothing
 happens. The counts are per process, so a retried task sees its fault only once.
 """
@@ -16,7 +16,7 @@ from ecom_pipeline.exceptions import PipelineError, TransformError, TransientSou
 ENV_VAR = "ECOM_INJECT_FAULTS"
 _ERRORS: dict[str, type[PipelineError]] = {
     "fetch-and-land": TransientSourceError,
-    "glue-run": TransformError,
+    "transform": TransformError,
     "snowflake-load": WarehouseError,
     "report": WarehouseError,
 }

@@ -2,9 +2,8 @@
 
 Use as `@flow(on_failure=[notify_failure])`. The hook reads `ECOM_FAILURE_WEBHOOK_URL` through Settings, or
 else the `failure_webhook_url` key of the Secrets Manager secret (`ECOM_SECRET_ID`, read when the hook fires),
-posts a short JSON message, and never raises: a broken webhook must not hide the run's own failure. When the
-run's Prefect API holds an enabled automation that notifies on this flow's failures (flows/automations.yaml,
-applied), that automation reports the failure and the hook stays silent: one message per failure.
+posts a short JSON message, and never raises: a broken webhook must not hide the run's own failure. It is the one
+notifier of a failed run, with or without the automations (flows/automations.yaml), which alert crashed runs only.
 """
 
 from __future__ import annotations
@@ -13,16 +12,15 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+import httpx
 from prefect import Flow, get_run_logger
 from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import MissingContextError
 from prefect.states import State
 
+from ecom_pipeline.credentials.secret_store import apply_secret, muted, read_secret, secret_values
 from ecom_pipeline.exceptions import PipelineError
-from ecom_pipeline.secret_store import apply_secret, muted, read_secret, secret_values
 from ecom_pipeline.settings import Settings, load_settings
-from flows.automations import failure_alerting_automation
 
 logger = logging.getLogger("flows.hooks")
 
@@ -77,19 +75,15 @@ def notify_failure(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> Non
                 _logger().warning("failure webhook: %s", error)
         if settings.failure_webhook_url is None:
             return
-        automation = failure_alerting_automation(flow.name, flow_run.id)
-        if automation is not None:  # the server's automation reports this failure: one message, not two
-            _logger().info("failure of %s is reported by the automation %r, not this hook", flow_run.name, automation)
-            return
         url = settings.failure_webhook_url.get_secret_value()
         # The URL itself may carry a token (Slack, Teams): only its host is ever logged.
         host = urlsplit(url).hostname or "?"
-        with muted("urllib3.connectionpool"):  # its DEBUG line quotes the URL's path, token included
-            response = requests.post(
+        with muted("httpx", "httpcore"):  # httpx's INFO line quotes the URL, token included
+            response = httpx.post(
                 url, json=failure_message(flow, flow_run, state, settings), timeout=WEBHOOK_TIMEOUT_SECONDS
             )
         response.raise_for_status()
         _logger().info("failure of %s reported to the webhook on %s", flow_run.name, host)
     except Exception as error:  # a hook must never raise: the run's own failure is what matters
-        # Only the error's type: requests' messages quote the full URL, token included.
+        # Only the error's type: httpx's messages quote the full URL, token included.
         _logger().warning("failure webhook on %s not notified: %s", host, type(error).__name__)

@@ -8,40 +8,48 @@ Task retries come from `ecom_pipeline/retry_policy.py` and retry only errors tha
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from prefect import flow, get_run_logger
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
+from prefect.futures import wait
 from prefect.runtime import flow_run
 from prefect.states import State
-from prefect.tasks import Task
+from prefect.tasks import MaterializingTask, Task
+from prefect.utilities.annotations import quote
 from pydantic import BaseModel, Field
 
+from ecom_pipeline.credentials.resolve import resolve_credentials
 from ecom_pipeline.exceptions import PipelineError, StageError, is_transient
-from ecom_pipeline.ingest import ingest_resource
-from ecom_pipeline.land import new_run_id
+from ecom_pipeline.land.ingest import ingest_resource
+from ecom_pipeline.land.landing import LandingResult
 from ecom_pipeline.locks import curated_write_lock, run_lock
 from ecom_pipeline.retry_policy import TASK_RETRIES
-from ecom_pipeline.secret_store import resolve_secrets
 from ecom_pipeline.settings import Profile, Settings, load_settings
+from ecom_pipeline.summary import RunSummary, new_run_id
 from ecom_pipeline.timings import Spans
 from ecom_pipeline.transform.incremental import transform_unless_unchanged
+from ecom_pipeline.transform.job_contract import JobSummary
+from ecom_pipeline.transform.partitions import describe_partitions
+from ecom_pipeline.warehouse.loader import LoadResult, load_orders
 from ecom_pipeline.warehouse.report import read_report
 from ecom_pipeline.warehouse.setup_state import set_up_emulator_warehouse
 from flows import assets
 from flows.faults import inject_fault
 from flows.hooks import notify_failure
-from flows.materializing import materialize_from
 from flows.reporting import publish_artifacts, write_report_files
 from flows.run_logs import stage_logs_to_flow_run
 from flows.signals import QualityGate, QualityOverrides, quality_with_overrides
-from flows.while_job_runs import prepared_while_job_runs
+from flows.warm_up import warm_up_for_load
 
 Resource = Literal["users", "products", "carts"]
+R = TypeVar("R")
 
 
 class PipelineParameters(BaseModel):
@@ -62,16 +70,10 @@ class PipelineParameters(BaseModel):
 def resolve_settings(params: PipelineParameters, base: Settings | None = None) -> Settings:
     """Apply the run's parameters on top of the environment's settings."""
     settings = base or load_settings()
-    if settings.profile is Profile.AWS:
-        # Credentials and names from Prefect blocks where they exist; never for local runs, which must not
-        # pick up real credentials from a shared Prefect server. Imported here: prefect-aws and prefect-snowflake
-        # take seconds to import (snowflake.core), which a local run never needs.
-        from ecom_pipeline.blocks import load_settings_from_blocks
-
-        settings = load_settings_from_blocks(settings)
-    # Secrets Manager (when ECOM_SECRET_ID names a secret), then the Snowflake sign-in check: once per run, here,
-    # so a missing secret or a bad key fails the run before any task (no retry) and a rotated one is used next run.
-    settings = resolve_secrets(settings)
+    # Credentials and names from the environment, the Prefect blocks (aws profile only: a local run must not pick up
+    # real credentials from a shared Prefect server) and Secrets Manager: once per run, here, so a missing secret or
+    # a bad key fails the run before any task (no retry) and a rotated one is used next run.
+    settings = resolve_credentials(settings, "ecom" if settings.profile is Profile.AWS else None)
     top: dict[str, Any] = {"resources": tuple(params.resources)}
     if params.run_date:
         top["run_date"] = params.run_date
@@ -105,67 +107,70 @@ def _retries(stage: str) -> dict[str, Any]:
     }
 
 
-@materialize_from(
-    assets.landing,
+# Each task materializes nothing of its own: a call materializes what its plan says (assets.materializing).
+# No timeout on fetch-and-land: it runs in a worker thread, where Prefect cannot interrupt it (and warns so on every
+# run); the HTTP client's timeouts and retries bound it (ecom_pipeline/extract/client.py).
+@partial(
+    MaterializingTask,
+    assets=[],
     name="fetch-and-land",
     **_retries("fetch-and-land"),
-    timeout_seconds=3600,
     cache_policy=NO_CACHE,
     task_run_name="fetch-and-land-{resource}",
 )
-def fetch_and_land(settings: Settings, resource: str, run_id: str) -> dict[str, Any]:
+def fetch_and_land(settings: Settings, resource: str, run_id: str) -> LandingResult:
     """Fetch one resource from the API and land it in the raw zone."""
     inject_fault("fetch-and-land")
-    result = ingest_resource(settings, resource, run_id)
-    landed = result.as_dict()
-    landed["location"] = f"s3://{settings.storage.raw_bucket}/{result.manifest_key.rsplit('/', 1)[0]}/"
+    landed = ingest_resource(settings, resource, run_id)
     get_run_logger().info(
         "%s: %d records landed, %d quarantined, %d bytes in %d part(s) -> %s",
         resource,
-        result.records,
-        result.quarantined,
-        result.bytes,
-        len(result.parts),
-        landed["location"],
+        landed.records,
+        landed.quarantined,
+        landed.bytes,
+        len(landed.parts),
+        landed.location,
     )
-    assets.record(assets.landed_figures(settings, resource, run_id, landed))
+    assets.record(assets.landed_figures(settings, run_id, landed))
     return landed
 
 
-@materialize_from(
-    assets.transformation,
-    name="glue-run",
-    **_retries("glue-run"),
+@partial(
+    MaterializingTask,
+    assets=[],
+    name="transform",
+    **_retries("transform"),
     timeout_seconds=7200,
     cache_policy=NO_CACHE,
 )
-def run_transform(settings: Settings, run_id: str) -> dict[str, Any]:
+def run_transform(settings: Settings, run_id: str) -> JobSummary:
     """Run the Spark job (local PySpark, Glue container or AWS Glue, by profile) and return its summary.
 
     When the raw inputs and parameters equal those of the last successful job, its output is reused.
     """
-    inject_fault("glue-run")
+    inject_fault("transform")
     summary = transform_unless_unchanged(settings, run_id)
     get_run_logger().info(
         "transform%s: %s rows read, %s written, %s quarantined, partitions %s",
-        " (unchanged inputs, output reused)" if summary["reused"] else "",
-        summary["rows_read"],
-        summary["rows_written"],
-        summary["rows_quarantined"],
-        ", ".join(summary["partitions_written"]),
+        " (unchanged inputs, output reused)" if summary.reused else "",
+        summary.rows_read,
+        summary.rows_written,
+        summary.rows_quarantined,
+        describe_partitions(summary.partitions_written),
     )
     assets.record(assets.transformed_figures(settings, run_id, summary))
     return summary
 
 
-@materialize_from(
-    assets.warehouse_load,
+@partial(
+    MaterializingTask,
+    assets=[],
     name="snowflake-load",
     **_retries("snowflake-load"),
     timeout_seconds=3600,
     cache_policy=NO_CACHE,
 )
-def load_warehouse(settings: Settings, run_id: str, job_summary: dict[str, Any]) -> dict[str, Any]:
+def load_warehouse(settings: Settings, run_id: str, job_summary: JobSummary) -> LoadResult:
     """COPY the run's partitions into staging, MERGE into `orders`, reconcile, audit.
 
     When the transform reused an earlier job's output and `orders` already holds it, the load is skipped.
@@ -177,35 +182,45 @@ def load_warehouse(settings: Settings, run_id: str, job_summary: dict[str, Any])
         # tells when it is in place already (an emulator `emulators up` keeps): then nothing is re-run.
         get_run_logger().info("warehouse emulator: %s", set_up_emulator_warehouse(settings))
     setup_seconds = round(time.monotonic() - setup_started, 3)
-    from ecom_pipeline.warehouse.loader import load_orders  # imports pyspark's types: done while the job runs
-
     result = load_orders(
-        settings,
-        job_summary["partitions_written"],
-        run_id,
-        expected=job_summary,
-        skip_if_loaded=bool(job_summary.get("reused")),
+        settings, job_summary.partitions_written, run_id, expected=job_summary, skip_if_loaded=job_summary.reused
     )
-    get_run_logger().info("warehouse: %s", result.as_dict())
-    assets.record(assets.loaded_figures(settings, run_id, result.as_dict(), job_summary))
-    return {**result.as_dict(), "setup_seconds": setup_seconds}
+    if result.skipped:
+        get_run_logger().info("warehouse: load skipped, orders already holds these %s rows", result.rows_staged)
+    else:
+        get_run_logger().info(
+            "warehouse: %s rows of partitions %s from %s file(s): %s inserted, %s updated, %s deleted; "
+            "reconciled at %s revenue",
+            result.rows_staged,
+            describe_partitions(result.partitions),
+            result.files,
+            result.rows_inserted,
+            result.rows_updated,
+            result.rows_deleted,
+            result.revenue_staged,
+        )
+    assets.record(assets.loaded_figures(settings, run_id, result, job_summary))
+    return result.model_copy(update={"setup_seconds": setup_seconds})
 
 
-@materialize_from(assets.reporting, name="report", **_retries("report"), timeout_seconds=600, cache_policy=NO_CACHE)
-def build_report(settings: Settings, summary: dict[str, Any], report_dir: Path) -> dict[str, Any]:
-    """Read the views, publish artifacts, write charts; return the KPIs."""
+@partial(MaterializingTask, assets=[], name="report", **_retries("report"), timeout_seconds=600, cache_policy=NO_CACHE)
+def build_report(settings: Settings, summary: RunSummary, report_dir: Path) -> RunSummary:
+    """Read the views, publish artifacts, write charts; return the summary with the KPIs, the report and its files."""
     inject_fault("report")
     report = read_report(settings)
     files = write_report_files(report, report_dir)
     publish_artifacts(report, summary)
-    assets.record(assets.reported_figures(settings, summary.get("run_id"), report))
-    return {"kpis": report.kpis_json(), "report": report, "files": [str(path) for path in files]}
+    assets.record(assets.reported_figures(settings, summary.run_id, report))
+    return summary.model_copy(
+        update={"kpis": report.kpis_json(), "report": report, "report_files": [str(path) for path in files]}
+    )
 
 
-def _stage(name: str, task_fn: Task, *args: Any) -> Any:
-    """Call a task; if it fails for good (after its retries), fail the flow with the stage's name in front."""
+def _stage(name: str, task_fn: Callable[..., R], *args: Any) -> R:
+    """Call a task (or wait for a submitted one's result), its arguments `quote`d (flows/assets.py says why); if it
+    fails for good (after its retries), fail the flow with the stage's name in front."""
     try:
-        return task_fn(*args)
+        return task_fn(*(quote(arg) for arg in args))
     except PipelineError as error:
         raise StageError(name, error) from error
 
@@ -217,14 +232,14 @@ def _flow_run_name() -> str:
 
 
 @flow(name="ecom-pipeline", flow_run_name=_flow_run_name, log_prints=True, on_failure=[notify_failure])
-def ecom_pipeline(params: PipelineParameters | None = None) -> dict[str, Any]:
+def ecom_pipeline(params: PipelineParameters | None = None) -> RunSummary:
     """Run the whole pipeline for one date and return its summary (the CLI prints and saves it)."""
     # Not a decorator on the flow itself: Prefect resolves the flow's annotations in the wrapper's module.
     return _run_pipeline(params or PipelineParameters())
 
 
 @stage_logs_to_flow_run()  # INFO lines of extract, land, transform, warehouse into the run's logs
-def _run_pipeline(params: PipelineParameters) -> dict[str, Any]:
+def _run_pipeline(params: PipelineParameters) -> RunSummary:
     """The flow's body: lock, fetch and land each resource, transform, load, report."""
     settings = resolve_settings(params)
     logger = get_run_logger()
@@ -232,36 +247,47 @@ def _run_pipeline(params: PipelineParameters) -> dict[str, Any]:
     run_id = new_run_id(datetime.now(UTC))
     logger.info("run %s for %s (profile %s)", run_id, settings.run_date, settings.profile.value)
 
-    summary: dict[str, Any] = {
-        "run_id": run_id,
-        "run_date": settings.run_date.isoformat(),
-        "profile": settings.profile.value,
-        "resources": {},
-    }
     # One run per date at a time: a second one is refused with a clear error, never interleaved. Transform and
     # load rewrite whole order_date partitions, which runs of other dates may share: one run at a time, the
     # others wait (locks.py).
     spans = Spans()  # each stage's wall-clock span, in the summary as `timings` (ecom_pipeline/timings.py)
     with run_lock(settings, settings.run_date):
-        quality = QualityGate(settings)  # reads the previous run's figures before this run replaces any
-        with spans.span("fetch_and_land"):
-            for resource in settings.resources:
-                landed = _stage(f"fetch-and-land {resource}", fetch_and_land, settings, resource, run_id)
-                summary["resources"][resource] = landed
-        quality.after_landing(summary)  # schema drift, raw-zone checks: events, artifacts; a breach stops the run
+        quality = QualityGate(settings, run_id)  # reads the previous run's figures before this run replaces any
+        with spans.span("fetch_and_land"):  # the resources side by side, on the flow's thread pool
+            landing = {
+                resource: assets.materializing(fetch_and_land, assets.landing(settings, resource)).submit(
+                    quote(settings), quote(resource), quote(run_id)
+                )
+                for resource in settings.resources
+            }
+            wait(list(landing.values()))  # all of them end before the run lock goes, even when one has failed
+            # The first failure in resource order fails the flow, as if they had run one after the other.
+            resources = {
+                resource: _stage(f"fetch-and-land {resource}", future.result) for resource, future in landing.items()
+            }
+        quality.after_landing(resources)  # schema drift, raw-zone checks: events, artifacts; a breach stops the run
         with curated_write_lock(settings):
             # The warehouse set-up and the load's and report's imports do not need the job: they run beside it.
-            with spans.span("transform"), prepared_while_job_runs(settings):
-                summary["transform"] = _stage("glue-run", run_transform, settings, run_id)
+            with spans.span("transform"), warm_up_for_load(settings):
+                transform_task = assets.materializing(run_transform, assets.transformation(settings))
+                transform = _stage("transform", transform_task, settings, run_id)
             with spans.span("warehouse"):
-                summary["warehouse"] = _stage("snowflake-load", load_warehouse, settings, run_id, summary["transform"])
-        quality.after_load(summary)  # the orders' checks, then the data-quality artifact
+                load_task = assets.materializing(load_warehouse, assets.warehouse_load(settings))
+                warehouse = _stage("snowflake-load", load_task, settings, run_id, transform)
+        quality.after_load(transform, warehouse)  # the orders' checks, then the data-quality artifact
+    summary = RunSummary(
+        run_id=run_id,
+        run_date=settings.run_date.isoformat(),
+        profile=settings.profile.value,
+        resources=resources,
+        data_quality=quality.payloads(),
+        transform=transform,
+        warehouse=warehouse,
+    )
     report_dir = Path(params.report_dir) if params.report_dir else settings.work_dir / "reports" / run_id
     with spans.span("reporting"):
-        reported = _stage("report", build_report, settings, summary, report_dir)
-    summary["timings"] = spans.as_json()
-    summary["kpis"] = reported["kpis"]
-    summary["report_files"] = reported["files"]
-    summary["seconds"] = round(time.monotonic() - started, 1)
-    summary["report"] = reported["report"]
+        report_task = assets.materializing(build_report, assets.reporting(settings))
+        summary = _stage("report", report_task, settings, summary, report_dir)
+    summary.timings = spans.as_json()
+    summary.seconds = round(time.monotonic() - started, 1)
     return summary

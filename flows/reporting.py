@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from ecom_pipeline.summary import RunSummary
 from ecom_pipeline.warehouse.charts import write_charts
 from ecom_pipeline.warehouse.report import Report, kpi_label, report_markdown
 
@@ -16,46 +16,47 @@ def kpi_rows(report: Report) -> list[dict[str, str]]:
     return [{"kpi": kpi_label(key), "value": str(value)} for key, value in report.kpis_json().items()]
 
 
-def reconciliation_rows(summary: dict[str, Any]) -> list[dict[str, str]]:
-    """Rows and revenue at each hop: raw cart lines -> curated orders (+ quarantined) -> warehouse."""
-    transform = summary.get("transform", {})
-    warehouse = summary.get("warehouse", {})
-    carts = summary.get("resources", {}).get("carts", {})
+def reconciliation_rows(summary: RunSummary) -> list[dict[str, str]]:
+    """Rows and revenue at each hop: raw cart lines -> curated orders (+ quarantined) -> warehouse.
+
+    A reprocess lands nothing: its carts row is blank.
+    """
+    transform, warehouse, carts = summary.transform, summary.warehouse, summary.resources.get("carts")
     return [
-        {"stage": "raw: carts landed", "rows": str(carts.get("records", "")), "revenue": ""},
-        {"stage": "spark: cart lines read", "rows": str(transform.get("rows_read", "")), "revenue": ""},
+        {"stage": "raw: carts landed", "rows": str(carts.records) if carts else "", "revenue": ""},
+        {"stage": "spark: cart lines read", "rows": str(transform.rows_read), "revenue": ""},
         {
             "stage": "curated: orders written",
-            "rows": str(transform.get("rows_written", "")),
-            "revenue": str(transform.get("revenue_written", "")),
+            "rows": str(transform.rows_written),
+            "revenue": str(transform.revenue_written),
         },
-        {"stage": "spark: quarantined", "rows": str(transform.get("rows_quarantined", "")), "revenue": ""},
-        {"stage": "spark: duplicates removed", "rows": str(transform.get("duplicates_removed", "")), "revenue": ""},
+        {"stage": "spark: quarantined", "rows": str(transform.rows_quarantined), "revenue": ""},
+        {"stage": "spark: duplicates removed", "rows": str(transform.duplicates_removed), "revenue": ""},
         {
             "stage": "warehouse: orders staged and merged",
-            "rows": str(warehouse.get("rows_staged", "")),
-            "revenue": str(warehouse.get("revenue_staged", "")),
+            "rows": str(warehouse.rows_staged),
+            "revenue": str(warehouse.revenue_staged),
         },
     ]
 
 
-def quarantine_rows(summary: dict[str, Any]) -> list[dict[str, str]]:
+def quarantine_rows(summary: RunSummary) -> list[dict[str, str]]:
     """Quarantined records by stage and reason (an empty run says so in one row)."""
     rows = [
         {"stage": f"extract: {name}", "reason": reason, "count": str(count)}
-        for name, landed in summary.get("resources", {}).items()
-        for reason, count in landed.get("quarantine_reasons", {}).items()
+        for name, landed in summary.resources.items()
+        for reason, count in landed.quarantine_reasons.items()
     ]
     rows += [
         {"stage": "spark job", "reason": reason, "count": str(count)}
-        for reason, count in summary.get("transform", {}).get("quarantined_by_reason", {}).items()
+        for reason, count in summary.transform.quarantined_by_reason.items()
     ]
     return rows or [{"stage": "all", "reason": "nothing quarantined", "count": "0"}]
 
 
-def publish_artifacts(report: Report, summary: dict[str, Any]) -> None:
+def publish_artifacts(report: Report, summary: RunSummary) -> None:
     """KPIs, reconciliation, quarantine counts and the views' top rows, attached to the current flow run."""
-    run = f"run {summary.get('run_id', '')} for {summary.get('run_date', '')}"
+    run = f"run {summary.run_id} for {summary.run_date}"
     create_table_artifact(key="ecom-kpis", table=kpi_rows(report), description=f"KPIs after {run}")
     create_table_artifact(
         key="ecom-reconciliation",

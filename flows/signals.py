@@ -27,9 +27,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.exceptions import ConfigError, DataQualityError
 from ecom_pipeline.extract.drift import drift_counts
+from ecom_pipeline.land.landing import LandingResult
 from ecom_pipeline.previous_run import read_previous_run
 from ecom_pipeline.quality import CheckResult, Severity, failure_line, landing_checks, orders_checks, thresholds
 from ecom_pipeline.settings import QualitySettings, Settings
+from ecom_pipeline.transform.job_contract import JobSummary
+from ecom_pipeline.warehouse.loader import LoadResult
 
 QUALITY_EVENT = "ecom.data-quality.{severity}"
 DRIFT_EVENT = "ecom.schema.drift-detected"
@@ -80,11 +83,11 @@ def source_resource(resource: str, profile: str) -> dict[str, str]:
     }
 
 
-def drift_rows(resources: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+def drift_rows(resources: dict[str, LandingResult]) -> list[dict[str, str]]:
     """One row per drifted path (or one `no drift` row) per resource, for the `ecom-schema-drift` table."""
     rows = []
     for resource, landed in resources.items():
-        report = landed.get("schema_drift") or {}
+        report = landed.schema_drift
         changes = [
             (change, entry) for change in ("added", "missing", "type_changed") for entry in report.get(change, [])
         ]
@@ -126,67 +129,65 @@ def _limit(value: float | None) -> str:
 class QualityGate:
     """The run's checks: the previous run's figures, read before landing; results emitted, then enforced."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, run_id: str) -> None:
         self.profile = settings.profile.value
+        self.run = {"run_id": run_id, "run_date": settings.run_date.isoformat()}  # in every event's payload
+        self.described = f"run {run_id} for {settings.run_date.isoformat()}"  # in every artifact's description
         self.limits = thresholds(settings.quality)
         self.previous = read_previous_run(make_s3_client(settings.storage), settings.storage)
         self.results: list[CheckResult] = []
 
-    def after_landing(self, summary: dict[str, Any]) -> None:
+    def after_landing(self, resources: dict[str, LandingResult]) -> None:
         """Report each resource's drift, check what landed; fail the run on a fail-severity breach."""
-        self._report_drift(summary)
+        self._report_drift(resources)
         checks = [
-            result
-            for resource, landed in summary["resources"].items()
-            for result in landing_checks(resource, landed, self.previous, self.limits)
+            result for landed in resources.values() for result in landing_checks(landed, self.previous, self.limits)
         ]
-        self._record(checks, summary, final=False)
+        self._record(checks, final=False)
 
-    def after_load(self, summary: dict[str, Any]) -> None:
+    def after_load(self, transform: JobSummary, warehouse: LoadResult) -> None:
         """Check the orders the job wrote and the warehouse loaded; publish every result; fail on a breach."""
-        checks = orders_checks(summary["transform"], summary["warehouse"], self.previous, self.limits)
-        self._record(checks, summary, final=True)
+        self._record(orders_checks(transform, warehouse, self.previous, self.limits), final=True)
 
-    def _report_drift(self, summary: dict[str, Any]) -> None:
+    def payloads(self) -> list[dict[str, Any]]:
+        """Every result so far as its event payload, less the run's id and date: the run summary's `data_quality`."""
+        return [result.payload() for result in self.results]
+
+    def _report_drift(self, resources: dict[str, LandingResult]) -> None:
         logger = get_run_logger()
-        for resource, landed in summary["resources"].items():
-            report = landed.get("schema_drift") or {}
+        for resource, landed in resources.items():
+            report = landed.schema_drift
             logger.info("schema drift %s: %s", resource, drift_counts(report))
             if report.get("status") == "drift":
                 payload = {
                     **{key: report[key] for key in ("added", "missing", "type_changed", "records", "complete")},
                     "message": f"source {resource} drifted: {drift_counts(report)}",
-                    "run_id": summary["run_id"],
-                    "run_date": summary["run_date"],
+                    **self.run,
                 }
                 emit_event(DRIFT_EVENT, resource=source_resource(resource, self.profile), payload=payload)
-        run = f"run {summary['run_id']} for {summary['run_date']}"
         create_table_artifact(
             key=DRIFT_ARTIFACT,
-            table=drift_rows(summary["resources"]),
-            description=f"Fields the source sent vs the fields the pipeline knows, {run}",
+            table=drift_rows(resources),
+            description=f"Fields the source sent vs the fields the pipeline knows, {self.described}",
         )
 
-    def _record(self, checks: list[CheckResult], summary: dict[str, Any], final: bool) -> None:
+    def _record(self, checks: list[CheckResult], final: bool) -> None:
         logger = get_run_logger()
         for result in checks:
-            payload = {**result.payload(), "run_id": summary["run_id"], "run_date": summary["run_date"]}
             emit_event(
                 QUALITY_EVENT.format(severity=result.severity.value),
                 resource=check_resource(result, self.profile),
-                payload=payload,
+                payload={**result.payload(), **self.run},
             )
             log = logger.info if result.severity is Severity.PASSED else logger.warning
             log("data quality %s: %s", result.severity.value, result.message)
         self.results += checks
-        summary["data_quality"] = [result.payload() for result in self.results]
         failed = [result for result in self.results if result.severity is Severity.FAILED]
         if failed or final:
-            run = f"run {summary['run_id']} for {summary['run_date']}"
             create_table_artifact(
                 key=QUALITY_ARTIFACT,
                 table=quality_rows(self.results),
-                description=f"Data-quality checks and thresholds, {run}",
+                description=f"Data-quality checks and thresholds, {self.described}",
             )
         if failed:
             raise DataQualityError(failure_line(failed))

@@ -2,8 +2,8 @@
 
 The job takes from seconds (a dev-loop run) to minutes, and the flow only waits for it. Meanwhile a thread sets up
 the emulator's warehouse (one query when it is in place, ecom_pipeline/warehouse/setup_state.py) and imports what the
-load and the report use: the loader (with the curated contract's pyspark types), the Snowflake connector, sqlglot
-(the emulator adapter's MERGE rewrite) and matplotlib (the charts). Neither then waits for them after the job.
+load and the report use: the Snowflake connector, sqlglot (the emulator adapter's MERGE rewrite) and matplotlib (the
+charts). Neither then waits for them after the job.
 This is only a head start: the load sets the warehouse up again if need be and reports any error itself, so a
 failure here is logged and nothing else.
 """
@@ -30,7 +30,6 @@ def prepare_load_and_report(settings: Settings) -> None:
     """Set up the emulator's warehouse and import the load's and the report's libraries."""
     _yield_to_the_job()
     try:
-        importlib.import_module("ecom_pipeline.warehouse.loader")
         if settings.snowflake.emulator:
             importlib.import_module("sqlglot")
             logger.info("warehouse emulator, while the job runs: %s", set_up_emulator_warehouse(settings))
@@ -49,7 +48,7 @@ def _yield_to_the_job() -> None:
 
 
 @contextlib.contextmanager
-def prepared_while_job_runs(settings: Settings) -> Iterator[None]:
+def warm_up_for_load(settings: Settings) -> Iterator[None]:
     """Run `prepare_load_and_report` beside the block; wait for it when the block ends."""
     thread = threading.Thread(target=prepare_load_and_report, args=(settings,), name="prepare-load", daemon=True)
     thread.start()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ecom_pipeline.source.data import UnknownResourceError
-from ecom_pipeline.source.synthetic import SyntheticSource
+from ecom_local.api.data import UnknownResourceError
+from ecom_local.api.synthetic import SyntheticSource
 
 
 class NoCarts(SyntheticSource):

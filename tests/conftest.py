@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ecom_pipeline.runtime.s3 import EMULATOR_ACCESS_KEY, EMULATOR_REGION, EMULATOR_SECRET_KEY, S3Emulator
+from ecom_local.emulators.s3 import EMULATOR_ACCESS_KEY, EMULATOR_REGION, EMULATOR_SECRET_KEY, S3Emulator
 
 if TYPE_CHECKING:
     from prefect_support import PrefectServer
@@ -29,6 +29,50 @@ os.environ.update(
         "DO_NOT_TRACK": "1",
     }
 )
+
+# The one rule of the fast tier (`uv run pytest -m "not slow"`, the edit-test loop): a test is slow when it starts
+# Spark, a Prefect API (every flow run needs one), the Snowflake emulator, Docker, the IAM-enforcing stack or the
+# bench, i.e. when it needs one of SLOW_FIXTURES or its node id under tests/ starts with one of SLOW_NODES.
+SLOW_FIXTURES = frozenset(
+    {
+        "spark",  # the in-process SparkSession
+        "job_settings",  # the job by spark-submit
+        "prefect_harness",  # a Prefect API
+        "prefect_server",
+        "doc_server",
+        "fakesnow_emulator",  # the Snowflake emulator: 2-8 s a test to set up a database and load it
+    }
+)
+SLOW_NODES = (
+    "aws/",  # the IAM-enforcing stack
+    "bench/",
+    "containers/",  # Docker
+    "reliability/test_bad_input_transform.py",  # the job by spark-submit
+    "infra/test_job_runner.py::test_runner_runs_spark_jobs",  # the Glue container's runner, running Spark
+    "runtime/test_prefect_api.py::test_the_api_serves_prefect",  # a Prefect API
+    "test_cli.py::test_emulators_up",  # the emulators and a Prefect API
+    "test_cli.py::test_a_failed_run",  # a flow run on its own emulators and Prefect API
+)
+
+
+_COLLECTED = pytest.StashKey[list[pytest.Item]]()
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests SLOW_FIXTURES and SLOW_NODES name as `slow`."""
+    tests = Path(__file__).parent
+    for item in items:
+        where = "::".join([item.path.relative_to(tests).as_posix(), *item.nodeid.split("::")[1:]])
+        if SLOW_FIXTURES.intersection(item.fixturenames) or where.startswith(SLOW_NODES):
+            item.add_marker(pytest.mark.slow)
+    config.stash[_COLLECTED] = list(items)
+
+
+@pytest.fixture(scope="session")
+def collected_items(pytestconfig: pytest.Config) -> list[pytest.Item]:
+    """Every test this session collected, those `-m` deselected included (for tests/test_fast_tier.py)."""
+    return pytestconfig.stash[_COLLECTED]
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import copy
+import gzip
+import hashlib
+import json
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
+from ecom_local.api import UnknownResourceError
+from ecom_pipeline.exceptions import LandingError
 from ecom_pipeline.extract.client import DummyJsonClient
-from ecom_pipeline.land import LandingResult, land_pages
+from ecom_pipeline.extract.drift import FieldProfile
+from ecom_pipeline.land.landing import LandingResult, land_pages
+from ecom_pipeline.land.raw_zone import date_folder, manifest_key, read_manifest
 from ecom_pipeline.settings import ApiSettings, StorageSettings
-from ecom_pipeline.source import UnknownResourceError
 
 DAY = date(2026, 6, 17)
 
@@ -71,3 +78,41 @@ def all_objects(s3: Any, bucket: str) -> dict[str, bytes]:
     listing = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
     keys = [obj["Key"] for page in listing for obj in page.get("Contents", [])]
     return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
+
+
+def read_landed_records(
+    s3_client: Any, storage: StorageSettings, resource: str, ingest_date: date
+) -> Iterator[dict[str, Any]]:
+    """Yield the committed records of `resource` on `ingest_date`, part by part, checking each sha256."""
+    yield from _read_entries(s3_client, storage, resource, ingest_date, "parts")
+
+
+def read_quarantined_records(
+    s3_client: Any, storage: StorageSettings, resource: str, ingest_date: date
+) -> Iterator[dict[str, Any]]:
+    """Yield the committed quarantine lines (`{"reason", "page", "record"}`) of `resource` on a day."""
+    yield from _read_entries(s3_client, storage, resource, ingest_date, "quarantine_parts")
+
+
+def _read_entries(
+    s3_client: Any, storage: StorageSettings, resource: str, ingest_date: date, listing: str
+) -> Iterator[dict[str, Any]]:
+    manifest = read_manifest(s3_client, storage, resource, ingest_date)
+    if manifest is None:
+        key = manifest_key(storage, resource, ingest_date)
+        raise LandingError(f"nothing landed for {resource} on {ingest_date}: no s3://{storage.raw_bucket}/{key}")
+    folder = date_folder(storage, resource, ingest_date)
+    for entry in manifest[listing]:
+        key = f"{folder}/{entry['file']}"
+        body = s3_client.get_object(Bucket=storage.raw_bucket, Key=key)["Body"].read()
+        if hashlib.sha256(body).hexdigest() != entry["sha256"]:
+            raise LandingError(f"s3://{storage.raw_bucket}/{key} does not match the sha256 in its manifest")
+        for line in gzip.decompress(body).splitlines():
+            yield json.loads(line)
+
+
+def profile_of(resource: str, items: list[Any]) -> dict[str, Any]:
+    """The profile of `items` as a landed chunk's entry holds it."""
+    profile = FieldProfile(resource)
+    profile.observe(items)
+    return profile.as_json()

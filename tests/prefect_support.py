@@ -17,7 +17,7 @@ from typing import Any
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from ecom_pipeline.runtime.ports import free_port
+from ecom_local.emulators.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,8 +17,8 @@ import pytest
 from prefect_aws import AwsClientParameters, AwsCredentials
 from pydantic import SecretStr
 
+from ecom_local.emulators.s3 import S3Emulator
 from ecom_pipeline.aws import make_glue_client, make_s3_client
-from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.transform.local import credentials_env
 
@@ -38,7 +38,7 @@ def _header(headers: dict[str, str], name: str) -> str:
 def settings_with(block: AwsCredentials | None = None, **storage: Any) -> Settings:
     values = {"credentials_block": block, **storage}
     if block is not None and block.aws_client_parameters.endpoint_url:
-        values["aws_endpoint_url"] = block.aws_client_parameters.endpoint_url  # as blocks.py derives it
+        values["aws_endpoint_url"] = block.aws_client_parameters.endpoint_url  # as resolve_credentials derives it
     return Settings().updated(storage=values)
 
 

@@ -1,6 +1,6 @@
 """Prefect blocks of the aws profile: saved from settings, updated in place, loaded back as credentials objects.
 
-Precedence, for each value: the environment first, then the block (then Secrets Manager: tests/test_secret_store.py).
+The environment wins over a block, value by value (all three sources at once: tests/test_secret_store.py).
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from prefect_snowflake import SnowflakeConnector, SnowflakeCredentials
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from ecom_pipeline.blocks import block_names, load_settings_from_blocks, upsert_blocks
-from ecom_pipeline.cli import app
+from ecom_cli.app import app
+from ecom_pipeline.credentials.blocks import block_names, upsert_blocks
+from ecom_pipeline.credentials.resolve import resolve_credentials
 from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.settings import Settings
 
@@ -98,7 +99,7 @@ def test_settings_from_blocks_fill_names_and_credentials(prefect_harness: None, 
     upsert_blocks(aws_settings(raw_bucket="from-block-raw"), prefix="load", store_aws_keys=True)
     environment_only = Settings()
 
-    loaded = load_settings_from_blocks(environment_only, prefix="load")
+    loaded = resolve_credentials(environment_only, "load")
 
     storage, snowflake = loaded.storage, loaded.snowflake
     assert (storage.raw_bucket, storage.curated_bucket) == ("from-block-raw", "acme-curated")
@@ -108,11 +109,11 @@ def test_settings_from_blocks_fill_names_and_credentials(prefect_harness: None, 
     assert (block.aws_access_key_id, block.aws_session_token) == ("AKIAEXAMPLEKEY", "session-token-Tk5")
     assert block.aws_secret_access_key.get_secret_value() == AWS_SECRET
     assert snowflake.password is not None and snowflake.password.get_secret_value() == SNOWFLAKE_PASSWORD
-    assert snowflake.value_sources["password"] == "password of block 'load-snowflake-credentials'"
     assert (snowflake.account, snowflake.user, snowflake.role) == ("acme-xy12345", "loader", "LOADER")
     assert (snowflake.database, snowflake.schema_name, snowflake.warehouse) == ("SALES", "MARTS", "LOAD_WH")
-    assert isinstance(snowflake.credentials_block, SnowflakeCredentials)
-    assert snowflake.credentials_block.password is None  # sign-in values live in the settings, checked once there
+    connections = snowflake.credentials_block  # what hands out every connection: the block's sign-in and names
+    assert isinstance(connections, SnowflakeCredentials) and connections.password is not None
+    assert (connections.password.get_secret_value(), connections.user) == (SNOWFLAKE_PASSWORD, "loader")
     # Non-block settings are the environment's; the input is not modified.
     assert loaded.run_date == environment_only.run_date
     assert environment_only.storage.raw_bucket == Settings().storage.raw_bucket
@@ -133,7 +134,7 @@ def test_the_environment_wins_over_a_block_value_by_value(
     }.items():
         monkeypatch.setenv(name, value)
 
-    loaded = load_settings_from_blocks(Settings(), prefix="prec")
+    loaded = resolve_credentials(Settings(), "prec")
 
     storage, snowflake = loaded.storage, loaded.snowflake
     assert (storage.raw_bucket, storage.curated_bucket) == ("env-raw", "acme-curated")
@@ -141,37 +142,44 @@ def test_the_environment_wins_over_a_block_value_by_value(
     assert (block.region_name, block.aws_access_key_id, block.aws_session_token) == ("ap-south-1", "AKIAFROMENV", None)
     assert block.aws_client_parameters.endpoint_url == "http://127.0.0.1:9"  # the environment sets none: the block's
     assert (snowflake.role, snowflake.user) == ("ENV_ROLE", "loader")
-    assert snowflake.password.get_secret_value() == "env-password" and "password" not in snowflake.value_sources
+    assert snowflake.password.get_secret_value() == "env-password"
+    assert snowflake.credentials_block.password.get_secret_value() == "env-password"  # what the connections use
 
 
 def test_settings_unchanged_without_blocks(prefect_harness: None) -> None:
     settings = aws_settings()
 
-    assert load_settings_from_blocks(settings, prefix="absent") == settings
+    loaded = resolve_credentials(settings, "absent")
+
+    assert loaded.model_dump() == settings.model_dump() and loaded.storage.credentials_block is None
 
 
-def test_some_blocks_only_fill_their_own_values(prefect_harness: None, worker_environment: None) -> None:
+def test_some_blocks_only_fill_their_own_values(
+    prefect_harness: None, worker_environment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     S3Bucket(bucket_name="only-curated", bucket_folder="orders/", credentials=AwsCredentials()).save(
         "part-curated", overwrite=True
     )
+    monkeypatch.setenv("SNOWFLAKE_PASSWORD", SNOWFLAKE_PASSWORD)
     settings = Settings()
 
-    loaded = load_settings_from_blocks(settings, prefix="part")
+    loaded = resolve_credentials(settings, "part")
 
     assert loaded.storage.curated_bucket == "only-curated"
     assert loaded.storage.curated_prefix == "orders"
     assert loaded.storage.raw_bucket == settings.storage.raw_bucket
     assert loaded.storage.credentials_block is None  # the bucket carries no credentials of its own
-    assert loaded.snowflake == settings.snowflake
+    assert loaded.snowflake.model_dump() == settings.snowflake.model_dump()
 
 
 def test_a_bucket_blocks_credentials_serve_when_there_is_no_credentials_block(
-    prefect_harness: None, worker_environment: None
+    prefect_harness: None, worker_environment: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     carried = AwsCredentials(profile_name="ecom-worker", region_name="eu-central-1")
     S3Bucket(bucket_name="raw-zone", credentials=carried).save("own-raw", overwrite=True)
+    monkeypatch.setenv("SNOWFLAKE_PASSWORD", SNOWFLAKE_PASSWORD)
 
-    loaded = load_settings_from_blocks(Settings(), prefix="own")
+    loaded = resolve_credentials(Settings(), "own")
 
     assert loaded.storage.credentials_block.profile_name == "ecom-worker"
     assert loaded.storage.aws_region == "eu-central-1"
@@ -189,7 +197,7 @@ def test_a_block_that_cannot_load_is_an_error_naming_it(prefect_harness: None) -
         )
 
     with pytest.raises(ConfigError) as raised:
-        load_settings_from_blocks(Settings(), prefix="broken")
+        resolve_credentials(Settings(), "broken")
 
     message = str(raised.value)
     assert "'broken-snowflake-credentials' (snowflake-credentials) exists but cannot be loaded" in message

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from api_doubles import NoCarts
 
-from ecom_pipeline.runtime.ports import free_port
-from ecom_pipeline.source.server import ApiServer
+from ecom_local.api.server import ApiServer
+from ecom_local.emulators.ports import free_port
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def run_cli(api_url: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[s
     env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), ECOM_WORK_DIR=str(tmp_path / "work"))
     started = time.monotonic()
     completed = subprocess.run(
-        [sys.executable, "-m", "ecom_pipeline", "run", "--api-url", api_url, "--run-date", "2026-06-17"],
+        [sys.executable, "-m", "ecom_cli", "run", "--api-url", api_url, "--run-date", "2026-06-17"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     return completed, time.monotonic() - started
@@ -62,9 +62,7 @@ def test_a_source_answering_404_for_carts_fails_in_under_15_s_naming_the_resourc
     assert no_carts_api.source.carts_asked == 1, "a 404 is never retried"
 
 
-@pytest.mark.parametrize(
-    "command", [["ecom-pipeline"], [sys.executable, "-m", "ecom_pipeline"]], ids=["script", "module"]
-)
+@pytest.mark.parametrize("command", [["ecom-pipeline"], [sys.executable, "-m", "ecom_cli"]], ids=["script", "module"])
 def test_settings_that_cannot_work_fail_in_one_line_naming_them(command: list[str], tmp_path: Path) -> None:
     if command == ["ecom-pipeline"]:
         command = [str(Path(sys.executable).with_name("ecom-pipeline"))]  # the installed entry point

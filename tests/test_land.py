@@ -13,18 +13,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from land_support import DAY, FlipsTotal, ListSource, all_objects, api_settings, cart, land
+from land_support import (
+    DAY,
+    FlipsTotal,
+    ListSource,
+    all_objects,
+    api_settings,
+    cart,
+    land,
+    profile_of,
+    read_landed_records,
+    read_quarantined_records,
+)
 
+from ecom_local.api import ApiServer, DirectorySource
+from ecom_local.emulators.s3 import S3Emulator
 from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.exceptions import LandingError, SourceError
 from ecom_pipeline.extract import DummyJsonClient, sanitize
-from ecom_pipeline.extract.drift import profile_of
-from ecom_pipeline.land import new_run_id
-from ecom_pipeline.raw_parts import json_line
-from ecom_pipeline.raw_zone import read_landed_records, read_manifest, read_quarantined_records
-from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_pipeline.land.raw_parts import json_line
+from ecom_pipeline.land.raw_zone import read_manifest
 from ecom_pipeline.settings import RESOURCES, StorageSettings
-from ecom_pipeline.source import ApiServer, DirectorySource
+from ecom_pipeline.summary import new_run_id
 
 FORBIDDEN_KEYS = ("password", "ssn", "macAddress", "userAgent", "cardNumber", "iban", "wallet")
 
@@ -90,7 +100,7 @@ def test_chunks_of_pages_become_parts_and_the_manifest_describes_them(
     ]  # fmt: skip
     # Each chunk's source digest is over the sha256s of its pages' bodies, exactly as the API sent them.
     with DummyJsonClient(api) as client:
-        page_digests = [hashlib.sha256(page.body).hexdigest() for page in client.iter_pages("users")]
+        page_digests = [hashlib.sha256(page.body).hexdigest() for page in client.page_stream("users")]
     fields = [profile_of("users", users[start : start + 50]) for start in range(0, 208, 50)]  # paths, types seen
     assert manifest["chunks"] == [
         {
@@ -119,7 +129,8 @@ def test_chunks_of_pages_become_parts_and_the_manifest_describes_them(
     assert [json.loads(line) for line in lines] == [sanitize("users", user) for user in users]
     assert all(line == json_line(json.loads(line)).rstrip(b"\n") for line in lines)
     assert list(read_landed_records(s3, storage, "users", DAY)) == [sanitize("users", u) for u in users]
-    assert json.loads(json.dumps(result.as_dict()))["ingest_date"] == "2026-06-17"
+    assert result.model_dump(mode="json")["ingest_date"] == "2026-06-17"
+    assert result.location == f"s3://{storage.raw_bucket}/{folder}/"
 
 
 def test_no_sensitive_field_or_value_is_stored(

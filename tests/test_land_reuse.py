@@ -14,18 +14,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from land_support import DAY, FlipsTotal, ListSource, all_objects, api_settings, cart, land
+from land_support import (
+    DAY,
+    FlipsTotal,
+    ListSource,
+    all_objects,
+    api_settings,
+    cart,
+    land,
+    read_landed_records,
+    read_quarantined_records,
+)
 
 import ecom_pipeline.extract.pages as pages_module
+from ecom_local.api import ApiServer
+from ecom_local.emulators.s3 import S3Emulator
 from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.exceptions import SourceError
 from ecom_pipeline.extract import sanitize
-from ecom_pipeline.ingest import ingest_resource
-from ecom_pipeline.raw_parts import ids_strictly_increasing
-from ecom_pipeline.raw_zone import read_landed_records, read_manifest, read_quarantined_records
-from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_pipeline.land.ingest import ingest_resource
+from ecom_pipeline.land.raw_parts import ids_strictly_increasing
+from ecom_pipeline.land.raw_zone import read_manifest
 from ecom_pipeline.settings import Settings, StorageSettings
-from ecom_pipeline.source import ApiServer
 
 FIRST, SECOND, THIRD = "20260617T080000Z-aaaaaa", "20260617T090000Z-bbbbbb", "20260617T100000Z-cccccc"
 FOLDER = "dummyjson/carts/ingest_date=2026-06-17"
@@ -97,7 +107,7 @@ def test_an_unchanged_source_is_reused_without_being_parsed(
     landed_first, files_first = manifest_of(s3, storage), part_files(s3, storage)
 
     work_done.clear()
-    with caplog.at_level(logging.INFO, logger="ecom_pipeline.land"):
+    with caplog.at_level(logging.INFO, logger="ecom_pipeline.land.landing"):
         second = ingest_resource(settings, "carts", SECOND)
 
     assert len(server.request_times) == 2 * 21  # every page is fetched again: its digest says whether it changed

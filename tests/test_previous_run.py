@@ -7,13 +7,14 @@ from datetime import date
 from typing import Any
 
 import pytest
+from run_results import job_summary
 
+from ecom_local.emulators.s3 import S3Emulator
 from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.exceptions import LandingError
+from ecom_pipeline.land.raw_zone import manifest_key
 from ecom_pipeline.previous_run import latest_job_run_id, read_previous_run
 from ecom_pipeline.quality import PreviousRun
-from ecom_pipeline.raw_zone import manifest_key
-from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import StorageSettings
 
 
@@ -41,9 +42,8 @@ def test_the_newest_summary_and_the_manifests_of_its_date_give_the_figures(stora
         ("20260617T030000Z-cccccc", "2026-06-16", 800),  # the newest run landed the 16th (a backfill)
         ("20260616T030000Z-bbbbbb", "2026-06-16", 750),
     ):
-        put_json(s3, storage.curated_bucket, f"job-summaries/run_id={run_id}.json", {
-            "run_id": run_id, "ingest_date": day, "rows_written": rows,
-        })  # fmt: skip
+        summary = job_summary(run_id=run_id, ingest_date=day, rows_written=rows)
+        put_json(s3, storage.curated_bucket, f"job-summaries/run_id={run_id}.json", summary.model_dump(mode="json"))
     put_json(s3, storage.curated_bucket, "job-summaries/latest.json", {"fingerprint": "x", "summary": {}})
     for resource, count in (("users", 207), ("carts", 210)):  # no products manifest for that day
         put_json(s3, storage.raw_bucket, manifest_key(storage, resource, date(2026, 6, 16)), {"record_count": count})

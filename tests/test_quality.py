@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from run_results import job_summary, landing_result, load_result
 
 from ecom_pipeline.quality import (
     ORDERS,
@@ -26,15 +27,9 @@ from ecom_pipeline.settings import QualitySettings
 
 PREVIOUS = PreviousRun("20260616T030000Z-aaaaaa", date(2026, 6, 16), {"users": 200, "carts": 208}, orders_rows=800)
 LIMITS = thresholds(QualitySettings())
-TRANSFORM = {
-    "rows_read": 810,
-    "rows_written": 800,
-    "rows_quarantined": 6,
-    "quarantined_by_reason": {"unknown_product": 6},
-    "duplicates_removed": 4,
-    "revenue_written": "123456.70",
-}
-WAREHOUSE = {"rows_staged": 800, "revenue_staged": "123456.7"}
+TRANSFORM = job_summary(rows_read=810, rows_written=800, rows_quarantined=6, duplicates_removed=4,
+                        quarantined_by_reason={"unknown_product": 6}, revenue_written="123456.70")  # fmt: skip
+WAREHOUSE = load_result(rows_staged=800, revenue_staged="123456.7")
 
 
 @pytest.mark.parametrize(
@@ -124,16 +119,16 @@ def test_reconciliation_balances_exactly_and_any_difference_fails() -> None:
         "reconciliation orders: 810 lines read = 800 written + 6 quarantined + 4 duplicates; "
         "warehouse holds 800 rows and 123456.70 revenue, as curated"
     )
-    off_by_a_cent = reconciliation(TRANSFORM, {**WAREHOUSE, "revenue_staged": "123456.71"})
+    off_by_a_cent = reconciliation(TRANSFORM, load_result(revenue_staged="123456.71"))
     assert (off_by_a_cent.severity, off_by_a_cent.figures["unbalanced"]) == (Severity.FAILED, ["warehouse revenue"])
     assert off_by_a_cent.message.endswith("; any difference fails the run")
-    lost_row = reconciliation({**TRANSFORM, "rows_read": 811}, WAREHOUSE)
+    lost_row = reconciliation(TRANSFORM.model_copy(update={"rows_read": 811}), WAREHOUSE)
     assert lost_row.figures["unbalanced"] == ["job"] and lost_row.threshold.as_json() == {"warn": 0, "fail": 0}
 
 
 def test_landing_and_orders_checks_read_the_run_summary() -> None:
-    landed = {"records": 205, "quarantined": 3, "quarantine_reasons": {"id: missing": 3}}
-    carts = landing_checks("carts", landed, PREVIOUS, LIMITS)
+    landed = landing_result("carts", records=205, quarantined=3, quarantine_reasons={"id: missing": 3})
+    carts = landing_checks(landed, PREVIOUS, LIMITS)
     assert [(r.check, r.resource, r.severity.value) for r in carts] == [
         ("quarantine-share", "carts", "warning"),
         ("row-change", "carts", "passed"),
@@ -146,7 +141,8 @@ def test_landing_and_orders_checks_read_the_run_summary() -> None:
         ("row-change", ORDERS, 0.0, "passed"),
         ("reconciliation", ORDERS, 0.0, "passed"),
     ]
-    assert landing_checks("products", landed, PREVIOUS, LIMITS)[1].message.endswith("no previous run to compare")
+    products = landed.model_copy(update={"resource": "products"})
+    assert landing_checks(products, PREVIOUS, LIMITS)[1].message.endswith("no previous run to compare")
 
 
 def test_a_failed_run_is_told_in_one_line() -> None:

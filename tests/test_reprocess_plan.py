@@ -8,12 +8,13 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from run_results import job_summary, load_result
 
 from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.reprocess import (
+    DateOrderedLoads,
     DatePlan,
-    Figures,
-    LoadTurns,
+    PartitionTotals,
     combined_stages,
     concurrency_for,
     date_outcome,
@@ -124,52 +125,76 @@ def test_figures_add_up_days_exactly_and_the_change_keeps_its_sign() -> None:
         D1: {"orders": 2, "revenue": Decimal("10.10"), "profit": Decimal("4.04")},
         D2: {"orders": 1.0, "revenue": 0.2, "profit": "0.08"},  # the connector's types vary
     }
-    before = Figures.of_days(days)
-    assert before == Figures(3, Decimal("10.30"), Decimal("4.12"))
-    after = Figures(3, Decimal("10.30"), Decimal("2.06"))
-    assert after.minus(before).as_json() == {"orders": 0, "revenue": "0.00", "profit": "-2.06"}
-    assert Figures.of_days({}) == Figures()
+    before = PartitionTotals.of_days(days)
+    assert before == PartitionTotals(orders=3, revenue=Decimal("10.30"), profit=Decimal("4.12"))
+    after = PartitionTotals(orders=3, revenue=Decimal("10.30"), profit=Decimal("2.06"))
+    assert after.minus(before).model_dump(mode="json") == {"orders": 0, "revenue": "0.00", "profit": "-2.06"}
+    assert PartitionTotals.of_days({}) == PartitionTotals()
 
 
 def test_a_date_is_unchanged_only_when_nothing_was_written() -> None:
-    job = {"partitions_written": ["2026-06-17"], "rows_written": 3, "rows_quarantined": 0}
-    same = Figures(3, Decimal("9.00"), Decimal("3.00"))
-    reused = date_outcome(
-        plan(D4, "2026-06-17"), {**job, "reused": True}, {"skipped": True}, same, same, ("2026-06-17",)
+    job = job_summary(partitions_written=["2026-06-17"], rows_written=3, rows_quarantined=0)
+    same = PartitionTotals(orders=3, revenue=Decimal("9.00"), profit=Decimal("3.00"))
+    reused_job = job.model_copy(update={"reused": True})
+    reused = date_outcome(plan(D4, "2026-06-17"), reused_job, load_result(skipped=True), same, same, ("2026-06-17",))
+    rewritten = date_outcome(plan(D4, "2026-06-17"), job, load_result(), same, same, None)
+    assert (reused.status, reused.change.model_dump(mode="json")) == (
+        "unchanged",
+        {"orders": 0, "revenue": "0.00", "profit": "0.00"},
     )
-    rewritten = date_outcome(plan(D4, "2026-06-17"), {**job, "reused": False}, {"skipped": False}, same, same, None)
-    assert (reused["status"], reused["change"]) == ("unchanged", {"orders": 0, "revenue": "0.00", "profit": "0.00"})
-    assert rewritten["status"] == "reprocessed"
-    assert rewritten["locked"] == "all (partitions unknown before the job)"
+    assert rewritten.status == "reprocessed"
+    assert rewritten.locked == "all (partitions unknown before the job)"
 
 
 def test_combined_stages_add_the_dates_up_like_one_run() -> None:
-    outcomes = [
-        {
-            "transform": {"rows_read": 5, "rows_written": 4, "rows_quarantined": 1, "duplicates_removed": 0,
-                          "revenue_written": "10.01", "quarantined_by_reason": {"unknown product": 1}},
-            "warehouse": {"rows_staged": 4, "revenue_staged": "10.01"},
-        },
-        {
-            "transform": {"rows_read": 3, "rows_written": 3, "rows_quarantined": 0, "duplicates_removed": 2,
-                          "revenue_written": "0.99", "quarantined_by_reason": {}},
-            "warehouse": {"rows_staged": 3, "revenue_staged": "0.99"},
-        },
-    ]  # fmt: skip
-    combined = combined_stages(outcomes)
-    assert combined["transform"] == {
+    first = job_summary(
+        rows_read=5,
+        rows_written=4,
+        rows_quarantined=1,
+        duplicates_removed=0,
+        revenue_written="10.01",
+        profit_written="4.00",
+        quarantined_by_reason={"unknown product": 1},
+        partitions_written=["2026-06-16"],
+    )
+    second = job_summary(
+        rows_read=3,
+        rows_written=3,
+        rows_quarantined=0,
+        duplicates_removed=2,
+        revenue_written="0.99",
+        profit_written="0.40",
+        quarantined_by_reason={},
+        partitions_written=["2026-06-16", "2026-06-17"],
+        reused=True,
+    )
+    first_load = load_result(rows_staged=4, revenue_staged="10.01")
+    second_load = load_result(rows_staged=3, revenue_staged="0.99", skipped=True)
+    same = PartitionTotals()
+    done = [
+        date_outcome(plan(D3), first, first_load, same, same, None),
+        date_outcome(plan(D4), second, second_load, same, same, None),
+    ]
+    transform, warehouse = combined_stages(done, "run-9", "reprocess 2026-06-16..2026-06-17")
+    assert transform.model_dump(mode="json") == {
+        "run_id": "run-9",
+        "ingest_date": "reprocess 2026-06-16..2026-06-17",
         "rows_read": 8,
         "rows_written": 7,
         "rows_quarantined": 1,
-        "duplicates_removed": 2,
         "quarantined_by_reason": {"unknown product": 1},
+        "duplicates_removed": 2,
+        "partitions_written": ["2026-06-16", "2026-06-17"],
         "revenue_written": "11.00",
+        "profit_written": "4.40",
+        "reused": False,
     }
-    assert combined["warehouse"] == {"rows_staged": 7, "revenue_staged": "11.00"}
+    assert (warehouse.run_id, warehouse.rows_staged, str(warehouse.revenue_staged)) == ("run-9", 7, "11.00")
+    assert (warehouse.files, warehouse.rows_inserted, warehouse.skipped) == (2, 1600, False)
 
 
 def test_a_load_waits_for_every_earlier_dates_load_and_no_later_one() -> None:
-    turns = LoadTurns([D1, D2, D3, D4])
+    turns = DateOrderedLoads([D1, D2, D3, D4])
     turns.wait_for_earlier(D1)  # nothing earlier: at once
     passed = threading.Event()
     later = threading.Thread(target=lambda: (turns.wait_for_earlier(D3), passed.set()))

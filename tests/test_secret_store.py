@@ -1,5 +1,7 @@
 """Secrets from AWS Secrets Manager (the session's moto server serves it): precedence, rotation, failing fast.
 
+Precedence is checked here with all three sources at once: the environment, the Prefect blocks, this secret.
+
 Contract: GetSecretValue answers `SecretString` and raises `ResourceNotFoundException` for an unknown secret
 (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html); PutSecretValue makes
 the new value AWSCURRENT, which is what a read without a version returns
@@ -19,12 +21,14 @@ import pytest
 from log_capture import every_logger_at_debug
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect_aws import AwsCredentials
 from snowflake_login import make_key_pair
 
-from ecom_pipeline.exceptions import ConfigError
-from ecom_pipeline.runtime.s3 import EMULATOR_REGION, S3Emulator
-from ecom_pipeline.secret_store import resolve_secrets
-from ecom_pipeline.settings import Settings
+from ecom_local.emulators.s3 import EMULATOR_REGION, S3Emulator
+from ecom_pipeline.credentials.blocks import upsert_blocks
+from ecom_pipeline.credentials.resolve import resolve_credentials
+from ecom_pipeline.exceptions import ConfigError, PipelineError
+from ecom_pipeline.settings import Settings, SnowflakeSettings
 
 PASSPHRASE = f"sm-pass-{uuid.uuid4().hex}"
 
@@ -63,11 +67,12 @@ def test_a_secret_fills_only_what_no_earlier_source_set(
     monkeypatch.setenv("ECOM_FAILURE_WEBHOOK_URL", "https://hooks.example.com/from-environment")
 
     with every_logger_at_debug(caplog):  # botocore logs every response body at DEBUG
-        resolved = resolve_secrets(settings_for(secret_id))
+        resolved = resolve_credentials(settings_for(secret_id))
 
     snowflake = resolved.snowflake
     assert snowflake.private_key is not None and snowflake.private_key.get_secret_value() == key_pair.private_pem
-    assert snowflake.value_sources["private_key"] == f"key 'snowflake_private_key' of secret '{secret_id}'"
+    connections = snowflake.credentials_block  # they sign in with the secret's key
+    assert connections.private_key.get_secret_value() == key_pair.private_pem.strip().encode()
     assert snowflake.private_key_passphrase.get_secret_value() == PASSPHRASE
     assert resolved.failure_webhook_url.get_secret_value() == "https://hooks.example.com/from-environment"
     assert "GetSecretValue" in caplog.text  # the capture saw the call ...
@@ -76,10 +81,51 @@ def test_a_secret_fills_only_what_no_earlier_source_set(
     assert "from-secret" not in shown
 
 
+def test_for_each_value_the_environment_then_a_block_then_the_secret_wins(
+    prefect_harness: None, secrets: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/prefect.md#where-values-come-from: the first source that sets a value wins; a code default never counts."""
+    secret_id = new_secret(
+        secrets,
+        {
+            "snowflake_password": "sm-password-Ws6",  # pragma: allowlist secret
+            "failure_webhook_url": "https://hooks.example.com/secret",
+        },
+    )
+    in_block = {"account": "acme-xy12345", "user": "block_user", "role": "BLOCK_ROLE"}
+    in_block["password"] = "block-pw-Wb6"  # pragma: allowlist secret
+    upsert_blocks(Settings(snowflake=SnowflakeSettings(**in_block)), prefix="three")
+    monkeypatch.setenv("SNOWFLAKE_ROLE", "ENV_ROLE")
+    monkeypatch.setenv("ECOM_SECRET_ID", secret_id)
+
+    resolved = resolve_credentials(Settings(), "three")
+
+    snowflake, connections = resolved.snowflake, resolved.snowflake.credentials_block
+    assert (snowflake.role, connections.role) == ("ENV_ROLE", "ENV_ROLE")  # the environment over the block
+    assert (snowflake.user, connections.user) == ("block_user", "block_user")  # the block over a code default
+    assert snowflake.password.get_secret_value() == "block-pw-Wb6"  # the block over the secret ...
+    assert connections.password.get_secret_value() == "block-pw-Wb6"  # ... and what the connections sign in with
+    assert resolved.failure_webhook_url.get_secret_value() == "https://hooks.example.com/secret"  # the secret alone
+    monkeypatch.setenv("SNOWFLAKE_TOKEN", "env-token-Wt6")  # a second method, from another source: both named
+    with pytest.raises(ConfigError, match="SNOWFLAKE_TOKEN and password of block 'three-snowflake-credentials' are"):
+        resolve_credentials(Settings(), "three")
+
+
+def test_the_secret_is_read_with_the_identity_of_the_aws_credentials_block(
+    prefect_harness: None, secrets: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    AwsCredentials(profile_name="absent-profile-Ap1").save("ident-aws-credentials", overwrite=True)
+    secret_id = new_secret(secrets, {"snowflake_token": "pat-Ap1"})
+    monkeypatch.setenv("ECOM_SECRET_ID", secret_id)
+
+    with pytest.raises(PipelineError, match=f"secret '{secret_id}' .* cannot be read: ProfileNotFound"):
+        resolve_credentials(Settings(), "ident")  # the block's profile, not the environment's keys
+
+
 def test_an_environment_sign_in_and_a_secret_one_are_two_methods(secrets: Any) -> None:
     secret_id = new_secret(secrets, {"snowflake_password": "sm-password-Qq1"})
     with pytest.raises(ConfigError) as raised:
-        resolve_secrets(settings_for(secret_id, token="env-token"))  # the environment names a PAT
+        resolve_credentials(settings_for(secret_id, token="env-token"))  # the environment names a PAT
     message = str(raised.value)
     assert f"SNOWFLAKE_TOKEN and key 'snowflake_password' of secret '{secret_id}' are both set" in message
     assert "sm-password-Qq1" not in message and "env-token" not in message
@@ -89,9 +135,9 @@ def test_a_rotated_secret_is_used_by_the_next_resolution(secrets: Any) -> None:
     secret_id = new_secret(secrets, {"snowflake_token": "pat-before-rotation"})
     base = settings_for(secret_id)
 
-    first = resolve_secrets(base)
+    first = resolve_credentials(base)
     secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps({"snowflake_token": "pat-after-rotation"}))
-    second = resolve_secrets(base)
+    second = resolve_credentials(base)
 
     assert first.snowflake.token.get_secret_value() == "pat-before-rotation"
     assert second.snowflake.token.get_secret_value() == "pat-after-rotation"
@@ -117,7 +163,7 @@ def test_a_missing_or_unusable_key_names_the_secret_and_the_key(
 ) -> None:
     secret_id = new_secret(secrets, values)
     with pytest.raises(ConfigError) as raised:
-        resolve_secrets(settings_for(secret_id))
+        resolve_credentials(settings_for(secret_id))
     message = str(raised.value)
     assert expected in message and secret_id in message and "\n" not in message
     for value in values.values() if isinstance(values, dict) else [values]:

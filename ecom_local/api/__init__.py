@@ -1,9 +1,9 @@
 """The DummyJSON-compatible source: data sources (real files, seeded synthetic) and the API serving them."""
 
-from ecom_pipeline.source.data import DataSource, DirectorySource, UnknownResourceError
-from ecom_pipeline.source.faults import FaultPlan
-from ecom_pipeline.source.server import ApiServer, serve_forever
-from ecom_pipeline.source.synthetic import SyntheticSource
+from ecom_local.api.data import DataSource, DirectorySource, UnknownResourceError
+from ecom_local.api.faults import FaultPlan
+from ecom_local.api.server import ApiServer, serve_forever
+from ecom_local.api.synthetic import SyntheticSource
 
 __all__ = [
     "ApiServer",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ecom_pipeline.source.data import KNOWN_RESOURCES, DataSource, UnknownResourceError
+from ecom_local.api.data import KNOWN_RESOURCES, DataSource, UnknownResourceError
 
 try:  # orjson arrives with prefect; it encodes a page several times faster than the stdlib
     import orjson

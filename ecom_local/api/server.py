@@ -1,6 +1,6 @@
 """A DummyJSON-compatible HTTP API on loopback, serving any `DataSource`, with optional injected faults.
 
-`answers.py` decides what each GET answers; this module carries it over HTTP/1.1 keep-alive with Content-Length,
+`routes.py` decides what each GET answers; this module carries it over HTTP/1.1 keep-alive with Content-Length,
 so pooled clients reuse connections, and injects the faults of a `FaultPlan` (5xx, 429 with Retry-After, slow and
 truncated answers). With `preload`, list pages come from records encoded once at start-up.
 """
@@ -18,11 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from ecom_pipeline.source.answers import ApiError, PreloadedRecords, answer_body, encode_json
-from ecom_pipeline.source.data import DataSource
-from ecom_pipeline.source.faults import FaultPlan
+from ecom_local.api.data import DataSource
+from ecom_local.api.faults import FaultPlan
+from ecom_local.api.routes import ApiError, PreloadedRecords, answer_body, encode_json
 
-logger = logging.getLogger("ecom_pipeline.source.server")
+logger = logging.getLogger("ecom_local.api.server")
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -13,8 +13,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from ecom_pipeline.source.data import UnknownResourceError
-from ecom_pipeline.source.vocabulary import (
+from ecom_local.api.data import UnknownResourceError
+from ecom_local.api.vocabulary import (
     ADJECTIVES,
     CARD_TYPES,
     CATEGORIES,

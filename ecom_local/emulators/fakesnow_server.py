@@ -2,7 +2,7 @@
 
 DuckDB cannot download its httpfs extension offline, so every DuckDB instance fakesnow creates gets an s3fs
 filesystem registered first; s3fs honours `AWS_ENDPOINT_URL`, which points it at the S3 emulator.
-Run it as `python -m ecom_pipeline.runtime.fakesnow_server --host 127.0.0.1 --port N`, or through
+Run it as `python -m ecom_local.emulators.fakesnow_server --host 127.0.0.1 --port N`, or through
 `FakesnowEmulator`, which runs that module as a subprocess (DuckDB and uvicorn then stay off our GIL).
 """
 
@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ecom_local.emulators.parent_watch import stop_with_parent
+from ecom_local.emulators.ports import LOOPBACK, resolve_port, wait_for_port
 from ecom_pipeline.exceptions import RuntimeStartError
-from ecom_pipeline.runtime.lifeline import stop_with_parent
-from ecom_pipeline.runtime.ports import LOOPBACK, resolve_port, wait_for_port
 
 SERVICE = "Snowflake emulator (fakesnow)"
 START_TIMEOUT_SECONDS = 60.0
@@ -126,7 +126,7 @@ class FakesnowEmulator:
             return self.host, self.port
         # A restart keeps the port it had, so the endpoint exported to the pipeline stays valid.
         port = resolve_port(SERVICE, self._requested_port or self.port)
-        command = [sys.executable, "-m", "ecom_pipeline.runtime.fakesnow_server", "--host", self.host]
+        command = [sys.executable, "-m", "ecom_local.emulators.fakesnow_server", "--host", self.host]
         command += ["--port", str(port), "--stop-with-parent"]
         if self._db_path is not None:
             command += ["--db-path", str(self._db_path)]

@@ -12,20 +12,19 @@ import os
 import shutil
 import signal
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
 
+from ecom_local.api.data import DataSource
+from ecom_local.api.server import ApiServer
+from ecom_local.emulators.fakesnow_server import FakesnowEmulator
+from ecom_local.emulators.ports import LOOPBACK
+from ecom_local.emulators.s3 import S3Emulator, emulator_env
 from ecom_pipeline.exceptions import RuntimeStartError
-from ecom_pipeline.runtime.fakesnow_server import FakesnowEmulator
-from ecom_pipeline.runtime.ports import LOOPBACK
-from ecom_pipeline.runtime.s3 import S3Emulator, emulator_env
-from ecom_pipeline.source.data import DataSource
-from ecom_pipeline.source.server import ApiServer
 
-logger = logging.getLogger("ecom_pipeline.runtime")
+logger = logging.getLogger("ecom_local.emulators")
 
 LOOPBACK_API_RATE_LIMIT = "1000"  # requests per second to the embedded API: no limit in practice
 
@@ -87,14 +86,12 @@ class LocalRuntime:
         need_java: bool = True,
     ) -> None:
         self._buckets = tuple(buckets)
-        self._source = source
         self._need_java = need_java
         self.s3 = S3Emulator(port=s3_port)
         self.api: ApiServer | None = ApiServer(source, port=api_port or 0) if source is not None else None
         self._snowflake_port = snowflake_port
         self.snowflake: FakesnowEmulator | None = None
         self.endpoints: LocalEndpoints | None = None
-        self.started_span: tuple[float, float] | None = None  # wall-clock start and end of `start()`
         self._saved_env: dict[str, str | None] = {}
         self._saved_sigterm: object = None
 
@@ -106,7 +103,6 @@ class LocalRuntime:
         """
         if self._need_java:
             require_java()
-        started = time.time()
         try:
             s3_url = self.s3.reserve()
             self.snowflake = FakesnowEmulator(port=self._snowflake_port, env=emulator_env(s3_url))
@@ -125,7 +121,6 @@ class LocalRuntime:
         except BaseException:
             self.stop()
             raise
-        self.started_span = (started, time.time())
         # The default rate limit is the public DummyJSON's manners (~10 requests/s); the embedded API is on loopback
         # and needs none. A value the user set stays.
         rate = None if not api_url or "ECOM_API_RATE_LIMIT_PER_SECOND" in os.environ else LOOPBACK_API_RATE_LIMIT

@@ -16,8 +16,8 @@ load. A `prefect server start` on the same database registers them when it start
 emulators' endpoints, runtime/running.py), and `run` uses it, like the emulators, unless `PREFECT_API_URL` is set.
 Which API records the flow run changes nothing in what the run computes.
 
-Run as `python -m ecom_pipeline.runtime.prefect_api --port N`: prints `serving` or `configured` on its first line,
-and stops by itself if the command that started it is killed (runtime/lifeline.py).
+Run as `python -m ecom_local.emulators.prefect_api --port N`: prints `serving` or `configured` on its first line,
+and stops by itself if the command that started it is killed (runtime/parent_watch.py).
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any, NoReturn
 
+from ecom_local.emulators.parent_watch import stop_with_parent
+from ecom_local.emulators.ports import LOOPBACK, free_port
 from ecom_pipeline.exceptions import RuntimeStartError
-from ecom_pipeline.runtime.lifeline import stop_with_parent
-from ecom_pipeline.runtime.ports import LOOPBACK, free_port
 
-logger = logging.getLogger("ecom_pipeline.runtime")
+logger = logging.getLogger("ecom_local.emulators")
 
 SERVICE = "Prefect API (temporary server)"
 SERVING, CONFIGURED = "serving", "configured"
@@ -107,7 +107,7 @@ class PrefectApi:
             self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
             self.started_at = time.time()
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "ecom_pipeline.runtime.prefect_api", "--port", str(self.port)],
+                [sys.executable, "-m", "ecom_local.emulators.prefect_api", "--port", str(self.port)],
                 stdout=subprocess.PIPE,
                 stderr=self._log,
                 text=True,

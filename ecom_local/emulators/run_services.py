@@ -18,13 +18,13 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecom_pipeline.runtime.prefect_api import PrefectApi, drain_prefect_workers, wait_healthy
-from ecom_pipeline.runtime.running import RunningEmulators, exported_env, local_emulators
+from ecom_local.api.data import DataSource
+from ecom_local.emulators.prefect_api import PrefectApi, drain_prefect_workers, wait_healthy
+from ecom_local.emulators.running import RunningEmulators, exported_env, local_emulators
 from ecom_pipeline.settings import Settings
-from ecom_pipeline.source.data import DataSource
 from ecom_pipeline.timings import Spans
 
-logger = logging.getLogger("ecom_pipeline.runtime")
+logger = logging.getLogger("ecom_local.emulators")
 
 # How long a run waits for the Prefect API `emulators up` keeps: it is up already, or being started by `up`.
 KEPT_API_TIMEOUT_SECONDS = 120.0
@@ -118,11 +118,13 @@ def local_services(
                 ui = {} if "PREFECT_UI_URL" in os.environ else {"PREFECT_UI_URL": ""}
                 stack.enter_context(exported_env({"PREFECT_API_URL": api_url, **ui}))
             own_serving = own_api if api_url is not None else None
-            yield LocalServices(in_use, api_url, spans, own_serving)
-            shutdown_started = time.time()
-            if own_serving is not None:
-                drain_prefect_workers()  # before the API stops: Prefect sends the run's last logs and events
-                own_serving.terminate()  # it shuts down while the emulators do
+            try:
+                yield LocalServices(in_use, api_url, spans, own_serving)
+            finally:  # a failed run too: its last lines say why it failed
+                shutdown_started = time.time()
+                if own_serving is not None:
+                    drain_prefect_workers()  # before the API stops: Prefect sends the run's last logs and events
+                    own_serving.terminate()  # it shuts down while the emulators do
         if own_api is not None:
             own_api.stop()
         spans.add("shutdown", shutdown_started, time.time())

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ecom_local.api.data import DataSource
 from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.settings import Settings
-from ecom_pipeline.source.data import DataSource
 
-logger = logging.getLogger("ecom_pipeline.runtime")
+logger = logging.getLogger("ecom_local.emulators")
 
 STATE_FILE = "emulators.json"  # under the work dir (ECOM_WORK_DIR): `up`, `env`, `down`, `run` must agree on it
 PROBE_TIMEOUT_SECONDS = 1.0
@@ -176,7 +176,7 @@ def local_emulators(
     buckets = (settings.storage.raw_bucket, settings.storage.curated_bucket)
     running = running_emulators(settings.work_dir)
     if running is None:
-        from ecom_pipeline.runtime.local import LocalRuntime  # the emulators' packages load only when they start
+        from ecom_local.emulators.local import LocalRuntime  # the emulators' packages load only when they start
 
         with LocalRuntime(buckets, source):
             yield None

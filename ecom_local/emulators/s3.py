@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import boto3
 from moto.server import ThreadedMotoServer
 
-from ecom_pipeline.runtime.ports import LOOPBACK, resolve_port, wait_for_port
+from ecom_local.emulators.ports import LOOPBACK, resolve_port, wait_for_port
 
 EMULATOR_ACCESS_KEY = "testing"  # moto accepts any key; these are not secrets
 EMULATOR_SECRET_KEY = "testing"  # noqa: S105  # nosec B105

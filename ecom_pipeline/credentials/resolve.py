@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ecom_pipeline.secret_store import from_secret, read_secret
+from ecom_pipeline.credentials.secret_store import from_secret, read_secret
 from ecom_pipeline.settings import Settings, StorageSettings, fill_unset
 from ecom_pipeline.warehouse.auth import ENV_NAMES, authenticator, snowflake_credentials
 
@@ -61,7 +61,7 @@ def resolve_credentials(settings: Settings, blocks_prefix: str | None = None, *,
     also: dict[str, str] = {}  # other places a missing sign-in value could be set
     snowflake_block = None
     if blocks_prefix is not None:
-        from ecom_pipeline.blocks import load_blocks  # prefect-aws and prefect-snowflake: seconds to import
+        from ecom_pipeline.credentials.blocks import load_blocks  # prefect-aws and prefect-snowflake: seconds to import
 
         blocks = load_blocks(blocks_prefix)
         settings, taken = fill_unset(settings, blocks.values)

@@ -10,16 +10,13 @@ The secret is a JSON object (a `SecretString`); every key is optional, and a key
 | `snowflake_password` | `SNOWFLAKE_PASSWORD` |
 | `failure_webhook_url` | `ECOM_FAILURE_WEBHOOK_URL` |
 
-Precedence, one rule for every secret value: the first source that sets it wins — the environment (or `.env`),
-then the aws profile's Prefect blocks, then this secret; a code default never counts as set.
-
-`resolve_secrets` runs at the start of each flow run (`flows/pipeline.py`) and of each CLI command that signs in
-to Snowflake: one GetSecretValue through `aws.py` (the run's endpoint and identity). The values then live only
-in that run's Settings, as SecretStr (masked in every repr, excluded from the run summary and the flow's
-parameters), so a rotated secret is used by the next run without restarting a worker. A missing secret, a key
-we do not know, or a value that cannot be used fails at once, with no retry, in one line naming the secret and
-the key, never the value. The worker needs `secretsmanager:GetSecretValue` on this secret (and `kms:Decrypt`
-when a customer-managed key encrypts it): see `infra/` and docs/aws.md.
+It is one of the sources of the run's settings (docs/prefect.md#where-values-come-from): `credentials.py` reads it
+once at the start of each flow run and of each CLI command that signs in to Snowflake, through `aws.py` (the run's
+endpoint and identity), so a rotated secret is used by the next run without restarting a worker. The values live
+only in that run's Settings, as SecretStr (masked in every repr, excluded from the run summary and the flow's
+parameters). A missing secret, a key we do not know or an empty value fails at once, with no retry, in one line
+naming the secret and the key, never the value. The worker needs `secretsmanager:GetSecretValue` on this secret
+(and `kms:Decrypt` when a customer-managed key encrypts it): see `infra/` and docs/aws.md.
 """
 
 from __future__ import annotations
@@ -27,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -35,10 +32,9 @@ from pydantic import SecretStr
 
 from ecom_pipeline.aws import make_secrets_client
 from ecom_pipeline.exceptions import ConfigError, PipelineError
-from ecom_pipeline.settings import Settings
-from ecom_pipeline.warehouse.auth import auth_kwargs
+from ecom_pipeline.settings import Settings, SourcedValue, fill_unset
 
-logger = logging.getLogger("ecom_pipeline.secret_store")
+logger = logging.getLogger("ecom_pipeline.credentials.secret_store")
 
 # secret key -> (settings group, field); "top" is the Settings object itself.
 SECRET_KEYS: dict[str, tuple[str, str]] = {
@@ -128,69 +124,17 @@ def read_secret(settings: Settings) -> dict[str, SecretStr]:
     return {key: SecretStr(value) for key, value in data.items()}
 
 
-def apply_secret(settings: Settings, values: dict[str, SecretStr]) -> Settings:
+def from_secret(settings: Settings, values: Mapping[str, SecretStr]) -> list[SourcedValue]:
+    """Each key the secret may hold, as a settings value named by key and secret (None where the secret has none)."""
+    return [
+        SourcedValue(group, field, values.get(key), f"key {key!r} of secret {settings.secret_id!r}")
+        for key, (group, field) in SECRET_KEYS.items()
+    ]
+
+
+def apply_secret(settings: Settings, values: Mapping[str, SecretStr]) -> Settings:
     """`settings` with each secret value that no earlier source (environment, block) set."""
-    top: dict[str, SecretStr] = {}
-    snowflake: dict[str, object] = {}
-    sources = dict(settings.snowflake.value_sources)
-    for key, value in values.items():
-        group, field = SECRET_KEYS[key]
-        target = settings.snowflake if group == "snowflake" else settings
-        if getattr(target, field) is not None:
-            continue  # the environment or a block set it first: it wins
-        if group == "snowflake":
-            snowflake[field] = value
-            sources[field] = f"key {key!r} of secret {settings.secret_id!r}"
-        else:
-            top[field] = value
-    if snowflake:
-        snowflake["value_sources"] = sources
-    return settings.updated(top=top, snowflake=snowflake)
-
-
-def resolve_secrets(settings: Settings) -> Settings:
-    """The run's settings with the secret applied (when `ECOM_SECRET_ID` names one) and the sign-in checked.
-
-    Call once at the start of a run: the check parses the key, so a bad key, a missing one or two sign-in
-    methods fail here, before any task (and so before any retry).
-    """
-    also: dict[str, str] = {}
-    if settings.secret_id:
-        settings = apply_secret(settings, read_secret(settings))
-        also = {
-            field: f"key {key!r} of secret {settings.secret_id!r}"
-            for key, (group, field) in SECRET_KEYS.items()
-            if group == "snowflake"
-        }
-    auth_kwargs(settings.snowflake, also)
-    return settings
-
-
-def signs_in_as_another_user(settings: Settings) -> bool:
-    """Whether `bootstrap-warehouse` signs in as a user other than the pipeline's (SNOWFLAKE_BOOTSTRAP_USER)."""
-    sf = settings.snowflake
-    # Unquoted Snowflake user names are case-insensitive: ecom_pipeline and ECOM_PIPELINE are one user.
-    return bool(sf.bootstrap_user) and sf.bootstrap_user.upper() != sf.user.upper()
-
-
-def resolve_bootstrap_secrets(settings: Settings) -> Settings:
-    """The settings `bootstrap-warehouse` signs in with: the bootstrap user's own credentials, checked.
-
-    The secret `ECOM_SECRET_ID` names holds the pipeline user's sign-in (docs/aws.md, step 6). Applied to another
-    user's session, its key would replace or collide with that user's own method (an `externalbrowser` sign-in
-    became "two methods"; with none in the environment, the administrator signed in with the pipeline's key). So
-    it is read only when the bootstrap signs in as the pipeline's user itself (no SNOWFLAKE_BOOTSTRAP_USER).
-    """
-    if not signs_in_as_another_user(settings):
-        return resolve_secrets(settings)
-    if settings.secret_id:
-        logger.info(
-            "bootstrap signs in as %s with its own credentials; %s holds the pipeline user's and is not read",
-            settings.snowflake.bootstrap_user,
-            _where(settings.secret_id),
-        )
-    auth_kwargs(settings.snowflake)
-    return settings
+    return fill_unset(settings, from_secret(settings, values))[0]
 
 
 def secret_values(settings: Settings) -> list[str]:

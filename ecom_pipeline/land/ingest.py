@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.extract.client import DummyJsonClient
-from ecom_pipeline.land import LandingResult, land_pages
+from ecom_pipeline.land.landing import LandingResult, land_pages
 from ecom_pipeline.settings import Settings
 
 

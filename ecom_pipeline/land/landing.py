@@ -12,30 +12,28 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from itertools import groupby
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
 
 from ecom_pipeline.exceptions import LandingError
 from ecom_pipeline.extract.drift import drift_report
 from ecom_pipeline.extract.pages import Page, PageStream
-from ecom_pipeline.raw_parts import LandedChunk, RunWriter, ids_strictly_increasing, source_sha256
-from ecom_pipeline.raw_zone import date_folder, manifest_key, read_manifest
+from ecom_pipeline.land.raw_parts import LandedChunk, RunWriter, ids_strictly_increasing, source_sha256
+from ecom_pipeline.land.raw_zone import date_folder, manifest_key, read_manifest
 from ecom_pipeline.settings import StorageSettings
 
-logger = logging.getLogger("ecom_pipeline.land")
+logger = logging.getLogger("ecom_pipeline.land.landing")
 
 
-@dataclass
-class LandingResult:
-    """What one `land_pages` call committed; `as_dict()` is JSON-ready for flow summaries."""
+class LandingResult(BaseModel):
+    """What one `land_pages` call committed: one resource's entry in the run summary."""
 
     resource: str
     ingest_date: date
@@ -48,21 +46,11 @@ class LandingResult:
     manifest_key: str
     content_sha256: str
     seconds: float
-    quarantine_parts: list[str] = field(default_factory=list)
-    reused_parts: int = 0  # record parts of unchanged chunks, listed where an earlier run wrote them
-    reused_records: int = 0
-    schema_drift: dict[str, Any] = field(default_factory=dict)  # extract/drift.py, over every chunk's fields
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON types only (the date as ISO text)."""
-        return {**asdict(self), "ingest_date": self.ingest_date.isoformat()}
-
-
-def new_run_id(now: datetime | None = None) -> str:
-    """A sortable, unique run id such as `20260617T101500Z-ab12cd` (naive datetimes are taken as UTC)."""
-    now = now or datetime.now(UTC)
-    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    quarantine_parts: list[str]
+    reused_parts: int  # record parts of unchanged chunks, listed where an earlier run wrote them
+    reused_records: int
+    schema_drift: dict[str, Any]  # extract/drift.py, over every chunk's fields
+    location: str  # the day's folder, s3://<raw bucket>/<raw prefix>/<resource>/ingest_date=YYYY-MM-DD/
 
 
 def pages_per_part(storage: StorageSettings, page_size: int) -> int:
@@ -149,6 +137,7 @@ def land_pages(
         reused_parts=run.reused_parts,
         reused_records=run.reused_records,
         schema_drift=drift_report(resource, [chunk.get("fields") for chunk in run.chunks]),
+        location=f"s3://{bucket}/{folder}/",
     )
     if previous is not None and result.reused_parts:
         logger.info(
@@ -187,7 +176,7 @@ def _unless_unchanged(landed: LandedChunk, pages: Iterable[Page], stream: PageSt
     unchanged = (
         landed.info["pages"] == [held[0].number, held[-1].number]
         and landed.info["source_sha256"] == source_sha256(page.sha256 for page in held)
-        and stream.count_known(held, landed.info["source_items"])
+        and stream.count_unparsed(held, landed.info["source_items"])
     )
     return None if unchanged else (held.popleft() for _ in range(len(held)))
 

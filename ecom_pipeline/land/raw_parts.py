@@ -23,7 +23,7 @@ from ecom_pipeline.extract.drift import FieldProfile
 from ecom_pipeline.extract.pages import Page, PageStream, page_records
 
 # A child of the land stage's logger: the stage's lines stay under one name.
-logger = logging.getLogger("ecom_pipeline.land.parts")
+logger = logging.getLogger("ecom_pipeline.land.landing.parts")
 
 _GZIP_LEVEL = 6  # level 9 costs ~3x the CPU for a few percent less on NDJSON
 

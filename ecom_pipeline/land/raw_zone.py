@@ -1,15 +1,12 @@
-"""The raw zone's layout and its readers: where a resource's day lives, its manifest, the committed records.
+"""The raw zone's layout: where a resource's day lives, and its manifest.
 
 The layout and manifest are the contract in docs/architecture.md ("Raw zone"). `_manifest.json` is the commit
-point and the only entry readers use: every reader here starts from it, so a half-written run is never read.
+point and the only entry readers use, so a half-written run is never read.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -42,34 +39,3 @@ def read_manifest(s3_client: Any, storage: StorageSettings, resource: str, inges
             return None
         raise LandingError(f"reading s3://{storage.raw_bucket}/{key} failed: {error}") from error
     return json.loads(answer["Body"].read())
-
-
-def read_landed_records(
-    s3_client: Any, storage: StorageSettings, resource: str, ingest_date: date
-) -> Iterator[dict[str, Any]]:
-    """Yield the committed records of `resource` on `ingest_date`, part by part, checking each sha256."""
-    yield from _read_entries(s3_client, storage, resource, ingest_date, "parts")
-
-
-def read_quarantined_records(
-    s3_client: Any, storage: StorageSettings, resource: str, ingest_date: date
-) -> Iterator[dict[str, Any]]:
-    """Yield the committed quarantine lines (`{"reason", "page", "record"}`) of `resource` on a day."""
-    yield from _read_entries(s3_client, storage, resource, ingest_date, "quarantine_parts")
-
-
-def _read_entries(
-    s3_client: Any, storage: StorageSettings, resource: str, ingest_date: date, listing: str
-) -> Iterator[dict[str, Any]]:
-    manifest = read_manifest(s3_client, storage, resource, ingest_date)
-    if manifest is None:
-        key = manifest_key(storage, resource, ingest_date)
-        raise LandingError(f"nothing landed for {resource} on {ingest_date}: no s3://{storage.raw_bucket}/{key}")
-    folder = date_folder(storage, resource, ingest_date)
-    for entry in manifest[listing]:
-        key = f"{folder}/{entry['file']}"
-        body = s3_client.get_object(Bucket=storage.raw_bucket, Key=key)["Body"].read()
-        if hashlib.sha256(body).hexdigest() != entry["sha256"]:
-            raise LandingError(f"s3://{storage.raw_bucket}/{key} does not match the sha256 in its manifest")
-        for line in gzip.decompress(body).splitlines():
-            yield json.loads(line)

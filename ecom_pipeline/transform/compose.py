@@ -11,7 +11,7 @@ from typing import Any
 from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.exceptions import TransformError
 from ecom_pipeline.settings import Settings
-from ecom_pipeline.transform.job_contract import JobRequest, flatten, job_arguments, read_summary
+from ecom_pipeline.transform.job_contract import JobRequest, JobSummary, flatten, job_arguments, read_summary
 from ecom_pipeline.transform.job_package import JobFiles, stage_job_files
 from ecom_pipeline.transform.process import job_failure
 
@@ -78,7 +78,7 @@ class ComposeLauncher:
             self._sleep(1.0)
         return json.loads(result_file.read_text())
 
-    def run(self, request: JobRequest) -> dict[str, Any]:
+    def run(self, request: JobRequest) -> JobSummary:
         """Submit, wait, and return the job's summary; a failure is mapped as in every profile (`job_failure`)."""
         LOG.info("Glue container job: run %s, ingest_date %s", request.run_id, request.ingest_date)
         result = self.wait(self.submit(request))

@@ -15,7 +15,7 @@ two ingest dates can share. So a marker goes before anything can rewrite one of 
   have rewritten any partition, so every marker goes.
 
 A job killed at any point thus leaves no marker that a re-run could trust. All of this runs under the curated
-write locks the flows hold around a transform (`locks.py`, `partition_locks.py`): no other writer of the same
+write locks the flows hold around a transform (`locks.py`, `locks.py`): no other writer of the same
 partitions, and no job of unknown partitions, runs meanwhile.
 """
 
@@ -30,12 +30,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
 from ecom_pipeline.aws import make_s3_client, missing_key
 from ecom_pipeline.exceptions import TransformError
-from ecom_pipeline.raw_zone import read_manifest
+from ecom_pipeline.land.raw_zone import read_manifest
 from ecom_pipeline.settings import RESOURCES, Settings, StorageSettings
-from ecom_pipeline.transform.job_contract import JobRequest, TransformLauncher
+from ecom_pipeline.transform.job_contract import JobRequest, JobSummary, TransformLauncher
 from ecom_pipeline.transform.job_package import job_digest
 from ecom_pipeline.transform.launchers import make_launcher
 from ecom_pipeline.transform.partitions import known_partitions, record_partitions, unknown_job_key
@@ -106,14 +107,18 @@ def _read_json(s3_client: Any, bucket: str, key: str) -> dict[str, Any] | None:
     return value
 
 
-def reusable_summary(settings: Settings, s3_client: Any, fingerprint: str | None) -> dict[str, Any] | None:
+def reusable_summary(settings: Settings, s3_client: Any, fingerprint: str | None) -> JobSummary | None:
     """The run date's last successful job summary when it was computed from exactly these inputs, else None."""
     if fingerprint is None:
         return None
     marker = _read_json(s3_client, settings.storage.curated_bucket, marker_key(settings.storage, settings.run_date))
     if marker is None or marker.get("fingerprint") != fingerprint:
         return None
-    return marker["summary"]
+    try:
+        return JobSummary.model_validate(marker.get("summary"))
+    except ValidationError as error:  # a marker whose summary says too little is not trusted: the job runs
+        LOG.warning("reuse marker of %s holds no job summary, not trusted: %s", settings.run_date, error)
+        return None
 
 
 def forget_marker(settings: Settings, s3_client: Any, ingest_date: date) -> None:
@@ -123,12 +128,13 @@ def forget_marker(settings: Settings, s3_client: Any, ingest_date: date) -> None
         s3_client.delete_object(Bucket=bucket, Key=key)
 
 
-def remember_marker(settings: Settings, s3_client: Any, fingerprint: str | None, summary: dict[str, Any]) -> None:
+def remember_marker(settings: Settings, s3_client: Any, fingerprint: str | None, summary: JobSummary) -> None:
     """Record the run date's successful job: its inputs' fingerprint and its summary (partitions included)."""
     if fingerprint is None:
         return
     bucket, key = settings.storage.curated_bucket, marker_key(settings.storage, settings.run_date)
-    body = json.dumps({"fingerprint": fingerprint, "summary": summary}, sort_keys=True).encode()
+    job_summary = summary.model_dump(mode="json", exclude={"reused"})  # the job's own summary, as it wrote it
+    body = json.dumps({"fingerprint": fingerprint, "summary": job_summary}, sort_keys=True).encode()
     with _s3_call("writing", bucket, key):
         s3_client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
 
@@ -218,7 +224,7 @@ def forget_all_after_a_dead_job(settings: Settings, s3_client: Any) -> None:
 
 def transform_unless_unchanged(
     settings: Settings, run_id: str, launcher: TransformLauncher | None = None, s3_client: Any = None
-) -> dict[str, Any]:
+) -> JobSummary:
     """Run the job, or return the date's last summary when its inputs are unchanged; `reused` tells which.
 
     Call it under the curated write locks (the flows do): the markers' rules above rely on them.
@@ -228,9 +234,9 @@ def transform_unless_unchanged(
     fingerprint = inputs_fingerprint(settings, s3_client)
     previous = reusable_summary(settings, s3_client, fingerprint)
     if previous is not None:
-        LOG.info("transform inputs unchanged since run %s: reusing its curated output", previous.get("run_id"))
+        LOG.info("transform inputs unchanged since run %s: reusing its curated output", previous.run_id)
         record_partitions(settings, s3_client, previous)  # so a reprocess of the date knows what it writes
-        return {**previous, "reused": True}
+        return previous.model_copy(update={"reused": True})
     forget_marker(settings, s3_client, settings.run_date)
     planned = known_partitions(settings, s3_client, settings.run_date)
     if planned is None:
@@ -240,9 +246,9 @@ def transform_unless_unchanged(
     summary = (launcher or make_launcher(settings)).run(JobRequest.from_settings(settings, run_id))
     # Again for what it actually wrote beyond the plan (everything, when unknown). No marker over the planned
     # partitions can have appeared meanwhile: their other writers are locked out, and a reused date writes none.
-    forget_overlapping(settings, s3_client, set(summary["partitions_written"]) - set(planned or ()))
+    forget_overlapping(settings, s3_client, set(summary.partitions_written) - set(planned or ()))
     remember_marker(settings, s3_client, fingerprint, summary)
     if planned is None:
         clear_unknown_job(settings, s3_client)
     record_partitions(settings, s3_client, summary)
-    return {**summary, "reused": False}
+    return summary

@@ -7,13 +7,13 @@ script and package zip, `job_package.py`), and returns the job summary it wrote 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ValidationError
 
 from ecom_pipeline.exceptions import TransformError
 from ecom_pipeline.settings import Settings, StorageSettings
@@ -39,10 +39,30 @@ class JobRequest:
         )
 
 
+class JobSummary(BaseModel):
+    """The summary the job writes (spark_jobs/orders/outcome.py; docs/architecture.md, "Curated zone").
+
+    `ingest_date` is text as the job writes it (a reprocess's added-up figures hold their range there). `reused`
+    is ours, not the job's: the transform returned an earlier job's summary because its inputs were unchanged.
+    """
+
+    run_id: str
+    ingest_date: str
+    rows_read: int
+    rows_written: int
+    rows_quarantined: int
+    quarantined_by_reason: dict[str, int]
+    duplicates_removed: int
+    partitions_written: list[str]
+    revenue_written: Decimal
+    profit_written: Decimal
+    reused: bool = False
+
+
 class TransformLauncher(Protocol):
     """Runs the orders job for one request and returns its summary."""
 
-    def run(self, request: JobRequest) -> dict[str, Any]:
+    def run(self, request: JobRequest) -> JobSummary:
         """Run the job to completion; raise TransformError on failure."""
         ...
 
@@ -72,13 +92,12 @@ def flatten(arguments: dict[str, str]) -> list[str]:
     return [item for pair in arguments.items() for item in pair]
 
 
-def read_summary(s3_client: Any, storage: StorageSettings, run_id: str) -> dict[str, Any]:
-    """The summary JSON the job wrote for `run_id`."""
+def read_summary(s3_client: Any, storage: StorageSettings, run_id: str) -> JobSummary:
+    """The summary the job wrote for `run_id`."""
     bucket, key = storage.curated_bucket, summary_key(storage, run_id)
     try:
-        body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as error:
+        return JobSummary.model_validate_json(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except (ClientError, ValidationError) as error:
         raise TransformError(
             f"the job finished but its summary s3://{bucket}/{key} cannot be read: {error}", transient=False
         ) from error
-    return json.loads(body)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from ecom_pipeline.aws import make_glue_client, make_s3_client
-from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.settings import Profile, Settings
 from ecom_pipeline.transform.compose import ComposeLauncher
 from ecom_pipeline.transform.glue import GlueLauncher
@@ -19,14 +18,9 @@ from ecom_pipeline.transform.local import LocalSparkLauncher
 
 def make_launcher(settings: Settings, *, s3_client: Any = None, glue_client: Any = None) -> TransformLauncher:
     """The launcher for `settings.profile`."""
-    try:
-        profile = Profile(settings.profile)
-    except ValueError:
-        valid = ", ".join(p.value for p in Profile)
-        raise ConfigError(f"unknown profile {settings.profile!r}; valid profiles: {valid}") from None
-    if profile is Profile.LOCAL:
+    if settings.profile == Profile.LOCAL:
         return LocalSparkLauncher(settings, s3_client=s3_client)
-    if profile is Profile.COMPOSE:
+    if settings.profile == Profile.COMPOSE:
         return ComposeLauncher(settings, s3_client=s3_client)
     return GlueLauncher(
         settings,

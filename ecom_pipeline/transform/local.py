@@ -19,13 +19,14 @@ from typing import Any
 from ecom_pipeline.aws import frozen_credentials, make_s3_client
 from ecom_pipeline.exceptions import TransformError
 from ecom_pipeline.settings import Settings
-from ecom_pipeline.transform.job_contract import JobRequest, flatten, job_arguments, read_summary
+from ecom_pipeline.transform.job_contract import JobRequest, JobSummary, flatten, job_arguments, read_summary
 from ecom_pipeline.transform.job_package import JobFiles, stage_job_files
 from ecom_pipeline.transform.process import run_job_process
 
 LOG = logging.getLogger(__name__)
 S3A_JARS = ("hadoop-aws-3.3.1.jar", "aws-java-sdk-bundle-1.11.901.jar")
 ENV_CREDENTIALS_PROVIDER = "com.amazonaws.auth.EnvironmentVariableCredentialsProvider"
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")  # Spark's defaults, Hadoop's metrics warnings quiet
 
 
 def s3a_confs(settings: Settings, credentials_in_env: bool) -> dict[str, str]:
@@ -190,7 +191,7 @@ class LocalSparkLauncher:
         spark = self.settings.spark
         jars = find_s3a_jars()
         spark_submit = find_spark_submit(spark.python)
-        java_options = spark.java_options.split()
+        java_options = [*spark.java_options.split(), f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}"]
         if spark.class_data_sharing:
             self.archive = ClassDataArchive(spark.class_data_dir.resolve(), jars, spark_submit)
             java_options += self.archive.java_options()
@@ -217,7 +218,7 @@ class LocalSparkLauncher:
             *flatten(arguments),
         ]
 
-    def run(self, request: JobRequest) -> dict[str, Any]:
+    def run(self, request: JobRequest) -> JobSummary:
         """Run the job to completion and return its summary."""
         require_java()
         command = self.command(request)

@@ -5,7 +5,7 @@ else the ingest date, minus rows quarantined for a missing key, a bad quantity o
 product), never from the cost ratio or the default status. So after each transform, the partitions it wrote are
 recorded under the fingerprint of exactly those inputs, in `<raw prefix>/_partitions/ingest_date=D.json`; a later
 run of the date whose inputs have that fingerprint knows its partitions before its job starts, and locks only those
-(`partition_locks.py`). With any other fingerprint, or no record, they are unknown.
+(`locks.py`). With any other fingerprint, or no record, they are unknown.
 """
 
 from __future__ import annotations
@@ -13,14 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import date
+from collections.abc import Iterable
+from datetime import date, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ecom_pipeline.exceptions import PipelineError
-from ecom_pipeline.raw_zone import read_manifest
+from ecom_pipeline.land.raw_zone import read_manifest
 from ecom_pipeline.settings import RESOURCES, Settings
+from ecom_pipeline.transform.job_contract import JobSummary
 from ecom_pipeline.transform.job_package import job_digest
 
 LOG = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ def partition_fingerprint(settings: Settings, s3_client: Any, ingest_date: date)
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
-def record_partitions(settings: Settings, s3_client: Any, summary: dict[str, Any]) -> None:
+def record_partitions(settings: Settings, s3_client: Any, summary: JobSummary) -> None:
     """Record the partitions a successful job wrote (or whose output was reused) under its inputs' fingerprint.
 
     Best effort: without the record, a later run only loses the knowledge and takes the global lock.
@@ -78,8 +80,8 @@ def record_partitions(settings: Settings, s3_client: Any, summary: dict[str, Any
             return
         body = {
             "fingerprint": fingerprint,
-            "run_id": summary.get("run_id"),
-            "partitions": summary["partitions_written"],
+            "run_id": summary.run_id,
+            "partitions": summary.partitions_written,
         }
         s3_client.put_object(
             Bucket=settings.storage.raw_bucket,
@@ -110,3 +112,28 @@ def known_partitions(settings: Settings, s3_client: Any, ingest_date: date) -> t
     if recorded.get("fingerprint") != partition_fingerprint(settings, s3_client, ingest_date):
         return None  # landed again, or the job changed: what it writes is unknown until it runs
     return tuple(sorted(recorded["partitions"]))
+
+
+def describe_partitions(days: Iterable[str]) -> str:
+    """Partition dates for a log line: `2026-06-16, 2026-06-17`, `2026-06-01..2026-06-30 (30)`.
+
+    Runs of three or more consecutive dates are written `first..last`, with the count at the end whenever one is
+    (`2026-06-01..2026-06-03, 2026-06-05 (4)`), so thirty dates read as one range and a gap still shows.
+
+    Raises:
+        ValueError: a value is not a `YYYY-MM-DD` date.
+    """
+    dates = sorted({date.fromisoformat(day) for day in days})
+    runs: list[list[date]] = []
+    for day in dates:
+        if runs and day - runs[-1][-1] == timedelta(days=1):
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    parts = [
+        part
+        for run in runs
+        for part in ([f"{run[0]}..{run[-1]}"] if len(run) >= 3 else [day.isoformat() for day in run])
+    ]
+    counted = f" ({len(dates)})" if any(len(run) >= 3 for run in runs) else ""
+    return f"{', '.join(parts)}{counted}" if parts else "none"

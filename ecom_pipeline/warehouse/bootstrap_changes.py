@@ -56,11 +56,6 @@ class BootstrapResult:
     skipped: tuple[str, ...] = ()
     unknown: tuple[str, ...] = ()
 
-    @property
-    def changed_anything(self) -> bool:
-        """True when an object was created or changed, a grant added, or a statement's effect is unknown."""
-        return bool(self.created or self.changed or self.grants_added or self.unknown)
-
     def __str__(self) -> str:
         done = [f"created {', '.join(self.created)}"] if self.created else []
         done += [f"changed {', '.join(self.changed)}"] if self.changed else []

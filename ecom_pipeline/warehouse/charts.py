@@ -12,7 +12,7 @@ def pyplot() -> Any:
     """matplotlib's pyplot on its file-only backend, imported on first use.
 
     About a second to import: the report needs it, the rest of the flow does not (a local run imports it while its
-    Spark job runs, flows/while_job_runs.py).
+    Spark job runs, flows/warm_up.py).
     """
     import matplotlib
 

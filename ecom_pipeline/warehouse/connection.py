@@ -1,7 +1,7 @@
 """Snowflake connections, the statement runner (with the emulator adapter) and the warehouse bootstrap.
 
 The Snowflake connector is imported when the first connection opens, not with this module: the flow imports this
-module at its start, and a local run can import the connector while its Spark job runs (flows/while_job_runs.py).
+module at its start, and a local run can import the connector while its Spark job runs (flows/warm_up.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from ecom_pipeline.exceptions import WarehouseError
 from ecom_pipeline.settings import Settings, SnowflakeSettings
-from ecom_pipeline.warehouse.auth import auth_kwargs
+from ecom_pipeline.warehouse.auth import EMULATOR_PASSWORD, authenticator, snowflake_credentials
 from ecom_pipeline.warehouse.bootstrap_changes import BootstrapResult, track_bootstrap
 from ecom_pipeline.warehouse.emulator_adapter import adapt
 from ecom_pipeline.warehouse.sqlrender import SETUP_FILES, load_sql_file, names_from_settings
@@ -118,12 +118,14 @@ class Warehouse:
 
 
 def connect_kwargs(sf: SnowflakeSettings) -> dict[str, Any]:
-    """Connector arguments for these settings: the sign-in method (`auth.py`), then the pipeline's own needs.
+    """Connector arguments for these settings: the sign-in's authenticator (`auth.py`), then the pipeline's own needs.
 
-    Host/port/protocol only when set (the emulator). A credentials block adds its own fields underneath these.
+    No secret: the credentials block holds those and adds its fields underneath these. Without a sign-in method, the
+    emulator's own password. Host/port/protocol only when set (the emulator).
     """
+    method = authenticator(sf)
     kwargs: dict[str, Any] = {
-        **auth_kwargs(sf),
+        **({"authenticator": method} if method else {"password": EMULATOR_PASSWORD}),
         "account": sf.account,
         "user": sf.user,
         "role": sf.role,
@@ -155,15 +157,18 @@ def connect_kwargs(sf: SnowflakeSettings) -> dict[str, Any]:
 def connect(sf: SnowflakeSettings) -> Iterator[Warehouse]:
     """Open a Snowflake session (the emulator when `sf.emulator`), closed on exit.
 
-    With a prefect-snowflake credentials block (aws profile), the block hands out the connection, so every field
-    it carries applies (authenticator endpoint, workload identity provider, autocommit, ...); the sign-in values
-    and the pipeline's own arguments go on top. Without one, the stock connector takes the same arguments.
+    The run's prefect-snowflake credentials (`credentials.resolve_credentials`) hand out the connection, so every
+    field they carry applies (the sign-in, the key opened by prefect-snowflake, a block's endpoint, workload identity
+    provider, autocommit, ...); the pipeline's own arguments go on top. Only the emulator without a sign-in method
+    takes the stock connector, with its own password.
     """
     import snowflake.connector
     from snowflake.connector.errors import Error as SnowflakeError
 
-    kwargs = connect_kwargs(sf)  # a ConfigError here (bad key, two methods) is raised before any network call
+    kwargs = connect_kwargs(sf)  # a ConfigError here (no method, two) is raised before any network call
     factory = sf.credentials_block
+    if factory is None and "authenticator" in kwargs:  # settings that did not go through resolve_credentials
+        factory = snowflake_credentials(sf)
     try:
         connection = factory.get_client(**kwargs) if factory is not None else snowflake.connector.connect(**kwargs)
     except SnowflakeError as error:

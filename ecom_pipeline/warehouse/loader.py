@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from pydantic import BaseModel, field_serializer
+
 from ecom_pipeline.exceptions import ContractError, ReconciliationError, WarehouseError
 from ecom_pipeline.settings import Settings
+from ecom_pipeline.transform.job_contract import JobSummary
 from ecom_pipeline.warehouse.connection import Warehouse, connect
 from ecom_pipeline.warehouse.sqlrender import names_from_settings, render
 from spark_jobs.orders.curated import CURATED_COLUMNS
@@ -126,9 +128,8 @@ where order_date in ({placeholders})
 """
 
 
-@dataclass(frozen=True)
-class LoadResult:
-    """What one load did, as written to `load_audit`.
+class LoadResult(BaseModel):
+    """What one load did, as written to `load_audit`; the run summary's `warehouse`.
 
     A skipped load (`skipped`) ran no COPY or MERGE and writes no audit row: files and row changes are 0, and
     `rows_staged`/`revenue_staged` are the curated totals found already in `orders`, so reconciliation
@@ -146,15 +147,11 @@ class LoadResult:
     started_at: datetime
     finished_at: datetime
     skipped: bool = False
+    setup_seconds: float = 0.0  # the emulator warehouse's set-up before the load (the flow's load task times it)
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (money as a string with two places, times in ISO 8601)."""
-        values = asdict(self)
-        values["partitions"] = list(self.partitions)
-        values["revenue_staged"] = f"{self.revenue_staged:.2f}"
-        values["started_at"] = self.started_at.isoformat()
-        values["finished_at"] = self.finished_at.isoformat()
-        return values
+    @field_serializer("started_at", "finished_at", when_used="json")
+    def _isoformat(self, moment: datetime) -> str:
+        return moment.isoformat()  # `+00:00`, as the summary JSON has always written it
 
 
 def _partition_dates(partitions: Sequence[str]) -> tuple[str, ...]:
@@ -169,7 +166,7 @@ def load_orders(
     settings: Settings,
     partitions: Sequence[str],
     run_id: str,
-    expected: Mapping[str, Any] | None = None,
+    expected: JobSummary | None = None,
     skip_if_loaded: bool = False,
 ) -> LoadResult:
     """Load the run's curated partitions into `orders` and reconcile, all in one transaction.
@@ -196,39 +193,36 @@ def load_orders(
             return _copy_merge_reconcile(warehouse, names, dates, run_id, expected, started_at)
 
 
-def already_loaded(
-    warehouse: Warehouse, names: Mapping[str, str], dates: Sequence[str], summary: Mapping[str, Any]
-) -> bool:
+def already_loaded(warehouse: Warehouse, names: Mapping[str, str], dates: Sequence[str], summary: JobSummary) -> bool:
     """True when `orders`, in `dates`, holds exactly the summary's rows and revenue, every row from its run.
 
     Anything else (rows deleted or added, a partial earlier load, rows of another run) means a full load.
     """
-    if not dates or not summary.get("run_id"):
+    if not dates or not summary.run_id:
         return False  # nothing to compare: the full load decides
     sql = _placeholders(render(HELD_TOTALS, names), dates)
     [(rows, revenue, other_runs)] = warehouse.execute(
-        sql, [str(summary["run_id"]), *(date.fromisoformat(value) for value in dates)]
+        sql, [summary.run_id, *(date.fromisoformat(value) for value in dates)]
     )
     held = (int(rows), Decimal(str(revenue)).quantize(CENTS))
-    written = (int(summary["rows_written"]), Decimal(str(summary["revenue_written"])).quantize(CENTS))
+    written = (summary.rows_written, summary.revenue_written.quantize(CENTS))
     return held == written and int(other_runs) == 0
 
 
-def _skipped(run_id: str, dates: tuple[str, ...], summary: Mapping[str, Any], started_at: datetime) -> LoadResult:
+def _skipped(run_id: str, dates: tuple[str, ...], summary: JobSummary, started_at: datetime) -> LoadResult:
     """The result of a load that found its output already in `orders`."""
-    rows = int(summary["rows_written"])
     LOG.info(
         "warehouse already holds run %s's %s orders for %d dates: load skipped",
-        summary["run_id"],
-        f"{rows:,}",
+        summary.run_id,
+        f"{summary.rows_written:,}",
         len(dates),
     )
     return LoadResult(
         run_id=run_id,
         partitions=dates,
         files=0,
-        rows_staged=rows,
-        revenue_staged=Decimal(str(summary["revenue_written"])).quantize(CENTS),
+        rows_staged=summary.rows_written,
+        revenue_staged=summary.revenue_written.quantize(CENTS),
         rows_inserted=0,
         rows_updated=0,
         rows_deleted=0,
@@ -243,7 +237,7 @@ def _copy_merge_reconcile(
     names: Mapping[str, str],
     dates: tuple[str, ...],
     run_id: str,
-    expected: Mapping[str, Any] | None,
+    expected: JobSummary | None,
     started_at: datetime,
 ) -> LoadResult:
     """COPY the partitions into staging, MERGE into `orders`, delete vanished orders, audit and reconcile."""
@@ -308,9 +302,7 @@ def _totals(warehouse: Warehouse, sql: str, params: Sequence[Any]) -> tuple[int,
     return int(rows), Decimal(str(revenue)).quantize(CENTS)
 
 
-def reconcile(
-    warehouse: Warehouse, names: Mapping[str, str], result: LoadResult, expected: Mapping[str, Any] | None
-) -> None:
+def reconcile(warehouse: Warehouse, names: Mapping[str, str], result: LoadResult, expected: JobSummary | None) -> None:
     """Check rows and revenue: curated files (staging) = `orders` in the partitions (= job summary)."""
     if result.partitions:
         sql = _placeholders(render(LOADED_TOTALS, names), result.partitions)
@@ -320,7 +312,7 @@ def reconcile(
     staged = (result.rows_staged, result.revenue_staged)
     problems = [_difference("orders", loaded, "curated files", staged)]
     if expected is not None:
-        summary = (int(expected["rows_written"]), Decimal(str(expected["revenue_written"])).quantize(CENTS))
+        summary = (expected.rows_written, expected.revenue_written.quantize(CENTS))
         problems.append(_difference("curated files", staged, "job summary", summary))
     found = [problem for problem in problems if problem]
     if found:

@@ -105,7 +105,8 @@ def run(spark: SparkSession, args: JobArgs, ingested_at: datetime | None = None)
         manifest = read_manifest(spark, args.raw_path, resource, args.ingest_date)
         frames[resource] = read_parts(spark, manifest["part_paths"], schema)
         unique[resource] = manifest.get("ids_strictly_increasing") is True
-    LOG.info("ids proven unique by the landing (no duplicate search): %s", unique)
+    proven = ", ".join(resource for resource, is_unique in unique.items() if is_unique) or "none"
+    LOG.info("ids proven unique by the landing (no duplicate search): %s", proven)
     copies = None if unique["carts"] else latest_copies(frames["carts"])
     products = frames["products"].transform(filter_latest_records(unique["products"]))  # small: broadcast
     users = frames["users"].transform(filter_latest_records(unique["users"]))
@@ -129,7 +130,7 @@ def run(spark: SparkSession, args: JobArgs, ingested_at: datetime | None = None)
         quarantined = observed.transform(filter_quarantined).limit(0)
     write_quarantine(quarantined, args.quarantine_path, args.ingest_date)
     write_text(spark, args.summary_path, json.dumps(summary, indent=2))
-    LOG.info("summary %s", json.dumps(summary))
+    LOG.info("summary written to %s", args.summary_path)  # the launcher reads it there and reports its figures
     return summary
 
 
@@ -148,6 +149,7 @@ def build_session(args: JobArgs) -> tuple[SparkSession, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entrypoint: 0, or exit 2 (configuration) or 3 (data integrity) with one line; 1 on a crash."""
     logging.basicConfig(level=logging.INFO, format="orders_job %(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # "Closing down clientserver connection" at every exit
     try:
         args = parse_args(sys.argv if argv is None else argv)
         spark, glue_job = build_session(args)

@@ -84,7 +84,6 @@ CURATED_SCHEMA = StructType(
 # Descriptive fields: blank or missing becomes `Unknown` (keys and the title are never defaulted).
 PRODUCT_DEFAULTED = ("category", "brand")
 CUSTOMER_DEFAULTED = ("customer_name", "customer_email", "city", "state", "country")
-DEFAULTED_COLUMNS = PRODUCT_DEFAULTED + CUSTOMER_DEFAULTED
 # Why a row is quarantined; a row that breaks several rules gets the first (transforms.with_quarantine_reason).
 QUARANTINE_REASONS = (
     "null_key", "unknown_product", "unknown_customer", "invalid_quantity", "invalid_unit_price",

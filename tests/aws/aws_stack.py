@@ -4,7 +4,7 @@
 policies, the worker's managed policy and instance profile, the Glue job. Bucket policies are left out: the
 emulator evaluates no resource-based policies, and their one statement refuses plain HTTP, which is all the
 emulator speaks. Then the principals that stand outside the stack: the AWS services that assume its roles (an IAM
-user named after each service, see `ecom_pipeline.runtime.moto_iam`) and the IAM user of Snowflake's integration.
+user named after each service, see `moto_iam`) and the IAM user of Snowflake's integration.
 """
 
 from __future__ import annotations

@@ -9,8 +9,7 @@ import boto3
 import pytest
 from aws_stack import Stack, deploy_stack
 from cfn_resolve import load_template
-
-from ecom_pipeline.runtime.iam_emulator import IamEmulator
+from iam_emulator import IamEmulator
 
 
 @pytest.fixture(autouse=True)

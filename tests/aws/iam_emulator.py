@@ -1,7 +1,7 @@
 """An AWS emulator that enforces IAM: moto's server (S3, Glue, IAM, STS, Secrets Manager) with the adapters of
 `moto_iam`, for tests that prove a policy is enough and no more.
 
-Run it as `python -m ecom_pipeline.runtime.iam_emulator --port N`, or through `IamEmulator`, which runs it as a
+Run it as `python tests/aws/iam_emulator.py --port N`, or through `IamEmulator`, which runs it as a
 subprocess: moto's IAM state and its enforcement switch are per process, so enforcing here never touches another
 emulator. It starts with authorisation off, to create users, roles and buckets; `IamEmulator.enforce()` turns it on
 (moto's `/moto-api/reset-auth`, the server side of `INITIAL_NO_AUTH_ACTION_COUNT`).
@@ -20,9 +20,10 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from moto_iam import DENIAL, apply_adapters
+
+from ecom_local.emulators.ports import LOOPBACK, resolve_port, wait_for_port
 from ecom_pipeline.exceptions import RuntimeStartError
-from ecom_pipeline.runtime.moto_iam import DENIAL, apply_adapters
-from ecom_pipeline.runtime.ports import LOOPBACK, resolve_port, wait_for_port
 
 SERVICE = "IAM-enforcing AWS emulator (moto)"
 
@@ -66,7 +67,7 @@ class IamEmulator:
         """Start the server (authorisation off) and return its endpoint URL."""
         port = resolve_port(SERVICE, None)
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        command = [sys.executable, "-m", "ecom_pipeline.runtime.iam_emulator", "--port", str(port)]
+        command = [sys.executable, __file__, "--port", str(port)]
         self._process = subprocess.Popen(
             command, env={**os.environ, **self._env}, stdout=self._log, stderr=subprocess.STDOUT
         )
@@ -84,8 +85,8 @@ class IamEmulator:
         count = b"0" if enabled else b"inf"
         url = f"{self.endpoint_url}/moto-api/reset-auth"  # http://127.0.0.1:<port>, never another scheme
         # text/plain: with a form content type the server would not read the body
-        request = urllib.request.Request(url, data=count, method="POST", headers={"Content-Type": "text/plain"})  # noqa: S310
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310  # nosec B310
+        request = urllib.request.Request(url, data=count, method="POST", headers={"Content-Type": "text/plain"})
+        with urllib.request.urlopen(request, timeout=10) as answer:  # nosec B310
             answer.read()
 
     def log(self) -> str:

@@ -18,10 +18,9 @@ patches moto, in the emulator's own process only, where it differs from IAM's do
 | HeadBucket checks `s3:HeadBucket` | `s3:ListBucket` |
 | no service principals in trust policies | an IAM user named after the service (`glue.amazonaws.com`) stands in |
 | S3's AccessDenied says only "Access Denied" | "User: ... is not authorized to perform: ACTION on resource: ..." |
-| no Glue UpdateJob | UpdateJob replaces the definition, as Glue's does |
 
 Bucket policies (resource-based) are not evaluated. Every denial is logged as one line starting `AccessDenied:`,
-every failed authentication as one starting `AuthFailure:`. The server itself is `ecom_pipeline.runtime.iam_emulator`.
+every failed authentication as one starting `AuthFailure:`. The server itself is `iam_emulator`.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ from urllib.parse import parse_qs, urlparse
 
 DENIAL = "AccessDenied:"
 AUTH_FAILURE = "AuthFailure:"
-LOG = logging.getLogger("ecom_pipeline.runtime.moto_iam")
+LOG = logging.getLogger("moto_iam")
 # Condition keys a request carries besides the ones read from it (the prefix of a "may I list this key?" check).
 _extra_context: ContextVar[dict[str, str]] = ContextVar("iam_extra_context", default={})  # noqa: B039
 
@@ -228,17 +227,6 @@ def apply_adapters() -> None:
             return str(secret_id)
         return f"arn:aws:secretsmanager:{self.region}:{self.current_account}:secret:{secret_id}"
 
-    def update_job(self: Any) -> Any:
-        """UpdateJob overwrites the whole definition: a field JobUpdate leaves out is reset, as on Glue."""
-        from moto.core.responses import ActionResult
-
-        job = self.glue_backend.get_job(self._get_param("JobName"))
-        update = self._get_param("JobUpdate") or {}
-        for field, attribute in GLUE_JOB_FIELDS.items():
-            value = update.get(field)
-            setattr(job, attribute, value if value is not None else ({} if field in GLUE_DICT_FIELDS else None))
-        return ActionResult({"JobName": job.name})
-
     for request_class in (IAMRequest, S3IAMRequest):  # say why a request failed authentication, too
         for name in ("_raise_signature_does_not_match", "_raise_invalid_access_key"):
             setattr(request_class, name, _logged(getattr(request_class, name), name))
@@ -251,7 +239,6 @@ def apply_adapters() -> None:
     S3Response._key_response_get = key_response_get
     S3Response.head_object = head_object
     GlueResponse._determine_resource = glue_resource
-    GlueResponse.update_job = update_job
     SecretsManagerResponse._determine_resource = secret_resource
     access_control.log.setLevel(logging.WARNING)
 
@@ -275,15 +262,3 @@ def _logged(method: Any, name: str) -> Any:
         method(self, *args)
 
     return log_and_raise
-
-
-GLUE_JOB_FIELDS = {
-    "Description": "description", "LogUri": "log_uri", "Role": "role", "ExecutionProperty": "execution_property",
-    "Command": "command", "DefaultArguments": "default_arguments",
-    "NonOverridableArguments": "non_overridable_arguments", "Connections": "connections",
-    "MaxRetries": "max_retries", "Timeout": "timeout", "MaxCapacity": "max_capacity",
-    "SecurityConfiguration": "security_configuration", "NotificationProperty": "notification_property",
-    "GlueVersion": "glue_version", "NumberOfWorkers": "number_of_workers", "WorkerType": "worker_type",
-    "ExecutionClass": "execution_class",
-}  # fmt: skip
-GLUE_DICT_FIELDS = frozenset({"ExecutionProperty", "DefaultArguments"})

@@ -1,8 +1,7 @@
 """docs/aws.md's commands that run without a real account, run as pasted against the local emulators.
 
-The warehouse commands go to the Snowflake emulator, `glue deploy` to the AWS emulator (the IAM-enforcing one,
-whose Glue has UpdateJob), the Prefect commands to the session's test server. Blocks the doc's commands save
-there are removed again: the aws-profile flows of other tests load blocks of those names.
+The warehouse commands go to the Snowflake emulator, the Prefect commands to the session's test server. Blocks the
+doc's commands save there are removed again: the aws-profile flows of other tests load blocks of those names.
 """
 
 from __future__ import annotations
@@ -20,37 +19,21 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_stack import client
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 from doc_blocks import REPO_ROOT, doc_block, run_block
 from prefect_support import stop_group
 from snowflake_login import LoginRecorder, make_key_pair, verified_jwt_claims
 
-from ecom_pipeline.blocks import block_names
+from ecom_local.emulators.fakesnow_server import FakesnowEmulator
+from ecom_local.emulators.s3 import EMULATOR_REGION
+from ecom_pipeline.credentials.blocks import block_names
+from ecom_pipeline.credentials.resolve import resolve_credentials
 from ecom_pipeline.exceptions import ConfigError
-from ecom_pipeline.runtime.fakesnow_server import FakesnowEmulator
-from ecom_pipeline.runtime.iam_emulator import IamEmulator
-from ecom_pipeline.runtime.s3 import EMULATOR_REGION
-from ecom_pipeline.secret_store import resolve_bootstrap_secrets
 from ecom_pipeline.settings import load_settings
-from ecom_pipeline.transform.job_package import package_zip
-from ecom_pipeline.warehouse.auth import auth_kwargs
-from ecom_pipeline.warehouse.connection import bootstrap_session
+from ecom_pipeline.warehouse.connection import bootstrap_session, connect_kwargs
 
 DOC = "docs/aws.md"
 JOB = "ecom-orders-transform"
-ROLE = "arn:aws:iam::123456789012:role/ecom-glue-orders-job"
-# What a job made by hand (or an older deploy) carries besides our fields: deploy must keep all of it.
-EXISTING_JOB = {
-    "Role": ROLE,
-    "Command": {"Name": "glueetl", "ScriptLocation": "s3://old-scripts/old.py", "PythonVersion": "3"},
-    "GlueVersion": "3.0",
-    "WorkerType": "G.1X",
-    "NumberOfWorkers": 10,
-    "MaxRetries": 2,
-    "ExecutionProperty": {"MaxConcurrentRuns": 1},
-    "DefaultArguments": {"--TempDir": "s3://ecom-scripts/glue-temp/", "--enable-metrics": "true"},
-}
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +66,6 @@ def aws_names() -> dict[str, str]:
         "ECOM_PROFILE": "aws",
         "ECOM_RAW_BUCKET": "ecom-raw-123456789012-us-east-1",
         "ECOM_CURATED_BUCKET": "ecom-curated-123456789012-us-east-1",
-        "ECOM_GLUE_SCRIPT_BUCKET": "ecom-scripts",
         "ECOM_GLUE_JOB_NAME": JOB,
         "ECOM_SECRET_ID": "ecom/pipeline",
         "SNOWFLAKE_ACCOUNT": "myorg-myaccount",
@@ -194,46 +176,16 @@ def test_an_externalbrowser_bootstrap_keeps_its_sign_in_whatever_the_secret_hold
     }.items():
         monkeypatch.setenv(name, value)
 
-    session = bootstrap_session(resolve_bootstrap_secrets(load_settings()).snowflake)
+    session = bootstrap_session(resolve_credentials(load_settings(), bootstrap=True).snowflake)
 
     assert (session.user, session.private_key) == ("MY_ADMIN_USER", None)
-    assert auth_kwargs(session) == {"authenticator": "externalbrowser"}
+    assert connect_kwargs(session)["authenticator"] == "externalbrowser"
+    assert (session.credentials_block.authenticator, session.credentials_block.private_key) == ("externalbrowser", None)
     # The pipeline's own user (no bootstrap user) still reads the secret: it is that user's sign-in.
     monkeypatch.delenv("SNOWFLAKE_BOOTSTRAP_USER")
     monkeypatch.delenv("SNOWFLAKE_AUTHENTICATOR")
     with pytest.raises(ConfigError, match=r"key 'snowflake_private_key' of secret .* is not a PEM private key"):
-        resolve_bootstrap_secrets(load_settings())
-
-
-def test_glue_deploy_block_keeps_what_an_existing_job_carries(tmp_path: Path) -> None:
-    with IamEmulator() as emulator:  # its Glue has UpdateJob, which replaces a definition as Glue's does
-        setup = {"aws_access_key_id": "admin", "aws_secret_access_key": "admin"}
-        client("s3", emulator.endpoint_url, setup).create_bucket(Bucket="ecom-scripts")
-        glue = client("glue", emulator.endpoint_url, setup)
-        glue.create_job(Name=JOB, **EXISTING_JOB)
-        env = {
-            **aws_names(),
-            "AWS_ENDPOINT_URL": emulator.endpoint_url,
-            "ECOM_GLUE_ROLE_ARN": "",  # not set: the existing job keeps its role
-            "ECOM_WORK_DIR": str(tmp_path),
-        }
-        completed = run_block(doc_block(DOC, "aws-glue-deploy"), env=env)
-        job = glue.get_job(JobName=JOB)["Job"]
-        s3 = client("s3", emulator.endpoint_url, setup)
-        script = s3.get_object(Bucket="ecom-scripts", Key="glue-scripts/orders_job.py")["Body"].read()
-        package = s3.get_object(Bucket="ecom-scripts", Key="glue-scripts/spark_jobs.zip")["Body"].read()
-
-    assert f"Glue job {JOB} updated" in completed.stdout
-    assert job["Command"]["ScriptLocation"] == "s3://ecom-scripts/glue-scripts/orders_job.py"
-    assert (job["GlueVersion"], job["NumberOfWorkers"], job["Role"], job["MaxRetries"]) == ("4.0", 2, ROLE, 2)
-    assert job["DefaultArguments"] == {
-        **EXISTING_JOB["DefaultArguments"],
-        "--job-language": "python",
-        "--extra-py-files": "s3://ecom-scripts/glue-scripts/spark_jobs.zip",
-    }
-    assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
-    assert script == (Path(__file__).resolve().parents[2] / "spark_jobs" / "orders_job.py").read_bytes()
-    assert package == package_zip()
+        resolve_credentials(load_settings(), bootstrap=True)
 
 
 def _installed(venv: Path) -> list[str]:

@@ -1,6 +1,6 @@
 """The IAM-enforcing emulator answers as IAM and S3 document it, where moto alone would not.
 
-Each case is one adapter of `ecom_pipeline.runtime.moto_iam`; the policy evaluation follows
+Each case is one adapter of `moto_iam`; the policy evaluation follows
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html and the 404-or-403 rule
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html ("Permissions").
 """
@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from aws_stack import client, keys_of
 from botocore.exceptions import ClientError
-
-from ecom_pipeline.runtime.iam_emulator import IamEmulator
-from ecom_pipeline.runtime.moto_iam import condition_holds, principal_matches, wildcard_match
+from iam_emulator import IamEmulator
+from moto_iam import condition_holds, principal_matches, wildcard_match
 
 BUCKET = "emulated-bucket"
 POLICY = {
@@ -122,15 +121,3 @@ def test_glue_calls_are_checked_against_the_job_arn(enforcing: tuple[dict[str, s
     glue = client("glue", emulator.endpoint_url, keys)
     assert error_of(lambda: glue.get_job(JobName="mine")).startswith("EntityNotFoundException")  # allowed
     assert "not authorized to perform: glue:GetJob" in error_of(lambda: glue.get_job(JobName="theirs"))
-
-
-def test_update_job_replaces_the_whole_definition_as_glue_does() -> None:
-    # https://docs.aws.amazon.com/glue/latest/webapi/API_UpdateJob.html: what JobUpdate leaves out is reset.
-    with IamEmulator() as emulator:
-        glue = client("glue", emulator.endpoint_url)
-        command = {"Name": "glueetl", "ScriptLocation": "s3://b/job.py"}
-        glue.create_job(Name="job", Role="r", Command=command, DefaultArguments={"--TempDir": "s3://t/"}, MaxRetries=1)
-        glue.update_job(JobName="job", JobUpdate={"Role": "r2", "Command": command})
-        job = glue.get_job(JobName="job")["Job"]
-    assert job["Role"] == "r2" and job["Command"]["ScriptLocation"] == "s3://b/job.py"
-    assert job.get("DefaultArguments", {}) == {} and job.get("MaxRetries") in (None, 0)

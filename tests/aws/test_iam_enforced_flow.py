@@ -1,7 +1,7 @@
 """The `aws` profile flow under IAM enforcement: the template's identities are enough, and each grant is needed.
 
 The stack is deployed from infra/ecom-pipeline.yaml into an emulator that authorises every request against IAM
-(`ecom_pipeline.runtime.iam_emulator`). The flow runs with the worker role's temporary keys, as an EC2 worker gets
+(`iam_emulator`). The flow runs with the worker role's temporary keys, as an EC2 worker gets
 them from its instance profile; the Glue job runs with the Glue role's keys (`local_glue.LocalGlue`, at the Glue
 client boundary only); the warehouse emulator reads S3 with the Snowflake role's keys, taken as Snowflake's IAM
 user with the external ID. The positive run deploys the stack with a summary prefix other than the default, as a
@@ -24,14 +24,14 @@ from typing import Any
 import pytest
 from aws_stack import Stack, as_env, client
 from botocore.exceptions import ClientError
+from iam_emulator import IamEmulator
 from local_glue import LocalGlue
 
-from ecom_pipeline.raw_zone import manifest_key, read_manifest
-from ecom_pipeline.runtime.fakesnow_server import FakesnowEmulator
-from ecom_pipeline.runtime.iam_emulator import IamEmulator
+from ecom_local.api.data import DirectorySource
+from ecom_local.api.server import ApiServer
+from ecom_local.emulators.fakesnow_server import FakesnowEmulator
+from ecom_pipeline.land.raw_zone import manifest_key, read_manifest
 from ecom_pipeline.settings import load_settings
-from ecom_pipeline.source.data import DirectorySource
-from ecom_pipeline.source.server import ApiServer
 from ecom_pipeline.transform import launchers
 from ecom_pipeline.transform.incremental import forget_all_after_a_dead_job, marker_key, reusable_summary
 from ecom_pipeline.transform.partitions import unknown_job_key
@@ -63,7 +63,6 @@ def flow_env(stack: Stack, api_url: str, work: Path, warehouse: tuple[str, int] 
         "ECOM_API_BASE_URL": api_url,
         "ECOM_RAW_BUCKET": outputs["RawBucketName"],
         "ECOM_CURATED_BUCKET": outputs["CuratedBucketName"],
-        "ECOM_GLUE_SCRIPT_BUCKET": outputs["ScriptsBucketName"],
         "ECOM_GLUE_JOB_NAME": outputs["GlueJobName"],
         "ECOM_SUMMARY_PREFIX": outputs["SummaryPrefix"],
         "ECOM_GLUE_POLL_SECONDS": "0.5",
@@ -123,10 +122,10 @@ def test_the_stack_identities_run_the_whole_flow_with_iam_enforced(
     assert state.is_completed(), f"{state.message}\n{iam_emulator.denials()}"
     assert iam_emulator.denials() == [] and "AuthFailure:" not in iam_emulator.log()
     expected = expected_kpis(expected_orders(dummyjson_dir))
-    assert summary["kpis"]["total_orders"] == expected["total_orders"] == 800
-    assert Decimal(summary["kpis"]["total_revenue"]) == expected["total_revenue"] == Decimal("3834278.63")
-    assert Decimal(summary["kpis"]["total_profit"]) == expected["total_profit"] == Decimal("1533721.12")
-    assert summary["transform"]["rows_written"] == 800 and summary["transform"]["reused"] is False
+    assert summary.kpis["total_orders"] == expected["total_orders"] == 800
+    assert Decimal(summary.kpis["total_revenue"]) == expected["total_revenue"] == Decimal("3834278.63")
+    assert Decimal(summary.kpis["total_profit"]) == expected["total_profit"] == Decimal("1533721.12")
+    assert summary.transform.rows_written == 800 and summary.transform.reused is False
     # The job ran in Glue's place, as the job's role, with the script this run uploaded.
     (run,) = [run for local in glue_clients for run in local.runs.values()]
     assert run["JobRunState"] == "SUCCEEDED"
@@ -137,7 +136,7 @@ def test_the_stack_identities_run_the_whole_flow_with_iam_enforced(
     keys = sorted(entry["Key"] for entry in listed.get("Contents", []))
     assert keys == [
         f"{SUMMARY_PREFIX}/latest/ingest_date={RUN_DATE}.json",
-        f"{SUMMARY_PREFIX}/run_id={summary['transform']['run_id']}.json",
+        f"{SUMMARY_PREFIX}/run_id={summary.transform.run_id}.json",
     ], keys
 
 
@@ -172,11 +171,11 @@ def without(
 @pytest.mark.parametrize(
     ("resource", "sid", "action", "key", "denied"),
     [
-        # The worker may not start the job: the run stops at glue-run, naming the action.
+        # The worker may not start the job: the run stops at transform, naming the action.
         ("WorkerPolicy", "RunGlueJob", "glue:StartJobRun", None, "glue:StartJobRun"),
         # Without listing rights, S3 answers 403 for the first manifest, which does not exist yet.
         ("WorkerPolicy", "ListRawZone", None, None, "s3:ListBucket"),
-        # The worker may upload the entry script but not the job's package beside it: glue-run stops there.
+        # The worker may upload the entry script but not the job's package beside it: transform stops there.
         ("WorkerPolicy", "UploadJobScript", None, "spark_jobs.zip", "s3:PutObject"),
         # The Glue role may not write EMRFS's folder markers: the Glue run fails before Spark starts.
         ("GlueJobRole", "WriteFolderMarkers", None, None, "s3:PutObject"),

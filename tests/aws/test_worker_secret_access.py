@@ -2,7 +2,8 @@
 
 The grant is the template's (`ReadPipelineSecret`: the secret's name plus Secrets Manager's six-character suffix,
 https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_examples.html); the emulator checks it
-against the secret's ARN. The pipeline's own reader (`ecom_pipeline.secret_store`) is used with the worker's keys.
+against the secret's ARN. The pipeline's own reader (`ecom_pipeline.credentials.secret_store`) is used with the
+worker's keys.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from typing import Any
 
 import pytest
 from aws_stack import client
+from iam_emulator import IamEmulator
 
+from ecom_pipeline.credentials.secret_store import read_secret
 from ecom_pipeline.exceptions import ConfigError
-from ecom_pipeline.runtime.iam_emulator import IamEmulator
-from ecom_pipeline.secret_store import read_secret
 from ecom_pipeline.settings import Settings
 
 SECRETS = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import requests
 
 from bench.services import Service, api_server, parse_args
-from ecom_pipeline.source import SyntheticSource
-from ecom_pipeline.source.answers import answer_body
+from ecom_local.api import SyntheticSource
+from ecom_local.api.routes import answer_body
 
 
 def test_the_api_service_preloads_unless_told_not_to() -> None:

@@ -145,7 +145,7 @@ def test_the_lean_image_runs_the_flow_without_spark_java_or_emulators(stack: Sta
     assert docker("run", "--rm", LEAN_IMAGE, "run", "--help").returncode == 0
     imports = (
         "import importlib.util as u, flows.pipeline, flows.reprocess, ecom_pipeline.transform.glue, "
-        "ecom_pipeline.warehouse.loader, ecom_pipeline.blocks; "
+        "ecom_pipeline.warehouse.loader, ecom_pipeline.credentials.blocks; "
         "print([m for m in ('pyspark', 'moto', 'fakesnow', 'duckdb') if u.find_spec(m)])"
     )
     checked = docker("run", "--rm", "--entrypoint", "python", LEAN_IMAGE, "-c", imports)
@@ -203,7 +203,7 @@ def test_a_glue_container_stopped_mid_run_fails_the_run_in_one_clear_line(stack:
     assert time.monotonic() - stopped < 120, "the run noticed the stopped container late"
     # The run's last word is one line naming the service; above it are the run's own logs (Prefect's included).
     last_line = [line for line in output.splitlines() if line.strip()][-1]
-    assert last_line.startswith(f"error: stage glue-run failed: {GLUE_STOPPED}"), output[-3000:]
+    assert last_line.startswith(f"error: stage transform failed: {GLUE_STOPPED}"), output[-3000:]
     assert sum(line.startswith("error:") for line in output.splitlines()) == 1, output[-3000:]
 
 

@@ -11,7 +11,7 @@ from doc_blocks import doc_block
 from doc_shells import DocServer, on_port, start_block
 from prefect_support import server_env, stop_group, wait_healthy
 
-from ecom_pipeline.runtime.ports import free_port
+from ecom_local.emulators.ports import free_port
 
 
 @pytest.fixture(scope="session")

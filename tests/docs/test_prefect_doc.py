@@ -45,8 +45,13 @@ ARTIFACTS = {
     "ecom-schema-drift",
 }
 # Stage loggers with INFO lines in a first run (the warehouse's own INFO line is the skipped load's, below).
-STAGE_LOGGERS = ("ecom_pipeline.locks", "ecom_pipeline.extract", "ecom_pipeline.land", "ecom_pipeline.transform")
-FAULTED_TASKS = ("fetch-and-land-users", "glue-run", "snowflake-load")
+STAGE_LOGGERS = (
+    "ecom_pipeline.locks",
+    "ecom_pipeline.extract",
+    "ecom_pipeline.land.landing",
+    "ecom_pipeline.transform",
+)
+FAULTED_TASKS = ("fetch-and-land-users", "transform", "snowflake-load")
 
 
 @dataclass
@@ -59,7 +64,7 @@ class FlowRunRecord:
     task_states: dict[str, list[str]]  # task run name -> its state names, oldest first
 
     def states_of(self, task: str) -> list[str]:
-        """The states of the one task run named `task` (Prefect adds a suffix to unnamed task runs: glue-run-a1b)."""
+        """The states of the one task run named `task` (Prefect adds a suffix to unnamed task runs: transform-a1b)."""
         [states] = [states for name, states in self.task_states.items() if re.fullmatch(rf"{task}(-\w{{3}})?", name)]
         return states
 

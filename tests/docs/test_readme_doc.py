@@ -19,7 +19,12 @@ README = "README.md"
 CI_SCRIPT = REPO_ROOT / ".ci" / "run"
 SUMMARY = REPO_ROOT / "out" / "summary.json"  # where the real-data block writes, relative to the repository
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-STAGE_LOGGERS = ("ecom_pipeline.locks", "ecom_pipeline.extract", "ecom_pipeline.land", "ecom_pipeline.transform")
+STAGE_LOGGERS = (
+    "ecom_pipeline.locks",
+    "ecom_pipeline.extract",
+    "ecom_pipeline.land.landing",
+    "ecom_pipeline.transform",
+)
 
 
 def commands(script: str) -> list[list[str]]:

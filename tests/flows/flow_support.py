@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from ecom_pipeline.runtime.local import LocalRuntime
+from ecom_local.api.data import DirectorySource
+from ecom_local.emulators.local import LocalRuntime
 from ecom_pipeline.settings import load_settings
-from ecom_pipeline.source.data import DirectorySource
 from ecom_pipeline.warehouse.connection import connect
 from flows.faults import reset_faults
 from flows.pipeline import PipelineParameters, ecom_pipeline

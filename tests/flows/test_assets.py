@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +11,6 @@ from prefect.client.orchestration import get_client
 from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
 from prefect.events.schemas.events import Event
 from prefect.events.worker import EventsWorker
-from prefect.utilities.annotations import quote
 
 from ecom_pipeline.settings import ApiSettings, Profile, Settings, SnowflakeSettings, StorageSettings
 from flows import assets, pipeline
@@ -104,22 +102,22 @@ def test_every_analytics_view_is_an_asset() -> None:
     assert views == {f"snowflake://local/ECOM/ANALYTICS/{name.upper()}": name for name in (*names, "vw_kpis")}
 
 
-def test_each_call_runs_a_copy_with_its_plans_assets_and_untraced_arguments() -> None:
+def test_each_call_runs_a_copy_with_its_plans_assets() -> None:
     calls = [
-        (pipeline.fetch_and_land, (LOCAL, "carts", "run-1"), assets.landing(LOCAL, "carts")),
-        (pipeline.run_transform, (LOCAL, "run-1"), assets.transformation(LOCAL)),
-        (pipeline.load_warehouse, (LOCAL, "run-1", {"rows_written": 1}), assets.warehouse_load(LOCAL)),
-        (pipeline.build_report, (LOCAL, {"run_id": "run-1"}, Path("report")), assets.reporting(LOCAL)),
+        (pipeline.fetch_and_land, assets.landing(LOCAL, "carts")),
+        (pipeline.run_transform, assets.transformation(LOCAL)),
+        (pipeline.load_warehouse, assets.warehouse_load(LOCAL)),
+        (pipeline.build_report, assets.reporting(LOCAL)),
     ]
-    for task, args, plan in calls:
-        assert task.name == plan.stage
+    for task, plan in calls:
+        assert (task.name, task.assets) == (plan.stage, [])
         for variant in (task, task.with_options(retries=0)):
-            planned, arguments = variant.for_call(*args)
+            planned = assets.materializing(variant, plan)
             assert [asset.key for asset in planned.assets] == [asset.key for asset in plan.assets], task.name
             assert [asset.key for asset in planned.asset_deps] == [asset.key for asset in plan.upstream], task.name
             assert (planned.materialized_by, planned.retries, planned.name) == (plan.by, variant.retries, task.name)
-            assert all(isinstance(value, quote) for value in arguments.values())
-    landing, _ = pipeline.fetch_and_land.with_options(retries=0).for_call(LOCAL, "carts", "run-1")
+            assert (variant.assets, variant.asset_deps, variant.materialized_by) == ([], [], None)  # a copy
+    landing = assets.materializing(pipeline.fetch_and_land.with_options(retries=0), assets.landing(LOCAL, "carts"))
     assert ([asset.key for asset in landing.assets], landing.retries) == (["s3://ecom-raw/dummyjson/carts"], 0)
 
 
@@ -169,7 +167,8 @@ def run_locations(summary: dict[str, Any]) -> dict[str, str]:
 
 
 def test_a_run_records_the_lineage_and_its_figures_in_prefect(clean_runs) -> None:
-    state, summary, _ = clean_runs[0]
+    state, result, _ = clean_runs[0]
+    summary = result.model_dump(mode="json")  # the figures as the run's JSON has them
     where = run_locations(summary)
     graph = expected_upstream(**where)
     events = materializations(state.state_details.flow_run_id, expected=len(graph))
@@ -214,7 +213,8 @@ def test_a_run_records_the_lineage_and_its_figures_in_prefect(clean_runs) -> Non
 
 
 def test_a_rerun_records_reused_output_and_a_skipped_load(clean_runs) -> None:
-    (_, first, _), (state, second, _) = clean_runs
+    (_, first_run, _), (state, second_run, _) = clean_runs
+    first, second = first_run.model_dump(mode="json"), second_run.model_dump(mode="json")
     where = run_locations(second)
     events = materializations(state.state_details.flow_run_id, expected=len(expected_upstream(**where)))
     curated = events[where["curated"]].payload

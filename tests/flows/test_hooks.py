@@ -11,10 +11,11 @@ from log_capture import every_logger_at_debug
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.states import State
+from test_import_graph import GRAPH
 from webhook_support import WebhookServer
 
-from ecom_pipeline.runtime.ports import free_port
-from ecom_pipeline.runtime.s3 import EMULATOR_REGION, S3Emulator
+from ecom_local.emulators.ports import free_port
+from ecom_local.emulators.s3 import EMULATOR_REGION, S3Emulator
 from flows.hooks import notify_failure
 
 SNOWFLAKE_PASSWORD = "sf-pass-9Qx2"
@@ -49,6 +50,11 @@ def test_failed_run_posts_one_message_without_secrets(prefect_harness: None, mon
     assert "warehouse login refused" in body["message"]
     assert SNOWFLAKE_PASSWORD not in json.dumps(body)
     assert "***" in body["message"]
+
+
+def test_the_hook_alerts_without_asking_the_automations() -> None:
+    """One alert per failed run by construction: Prefect runs this hook on Failed runs, the automation takes Crashed."""
+    assert "flows.automations" not in GRAPH["flows.hooks"]
 
 
 def test_no_webhook_url_sends_nothing(prefect_harness: None, monkeypatch: pytest.MonkeyPatch) -> None:

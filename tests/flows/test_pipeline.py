@@ -11,7 +11,7 @@ from flow_support import RUN_DATE, run_flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
 
-from ecom_pipeline.summary import stages_lines, summary_as_json
+from ecom_pipeline.summary import stages_lines
 from flows.reporting import reconciliation_rows
 from oracle import expected_kpis, expected_orders
 
@@ -30,20 +30,20 @@ async def _task_runs_and_artifacts(flow_run_id: Any) -> tuple[str, dict[str, int
 def test_flow_lands_transforms_loads_and_reports_exact_kpis(clean_runs, dummyjson_dir) -> None:
     state, summary, orders = clean_runs[0]
     assert state.is_completed()
-    assert {name: landed["records"] for name, landed in summary["resources"].items()} == {
+    assert {name: landed.records for name, landed in summary.resources.items()} == {
         "users": 208,
         "products": 194,
         "carts": 208,
     }
     expected = expected_kpis(expected_orders(dummyjson_dir))
-    assert summary["transform"]["rows_written"] == 800 and summary["transform"]["reused"] is False
-    assert summary["kpis"] == {
+    assert summary.transform.rows_written == 800 and summary.transform.reused is False
+    assert summary.kpis == {
         "total_orders": expected["total_orders"],
         "total_revenue": f"{expected['total_revenue']:.2f}",
         "total_profit": f"{expected['total_profit']:.2f}",
         "profit_margin_pct": f"{expected['profit_margin_pct']:.2f}",
     }
-    assert Decimal(summary["transform"]["revenue_written"]) == expected["total_revenue"]
+    assert summary.transform.revenue_written == expected["total_revenue"]
     assert len(orders) == 800
     assert sum(Decimal(order["revenue"]) for order in orders) == expected["total_revenue"]
 
@@ -61,36 +61,37 @@ def test_flow_run_is_named_after_the_date_and_carries_the_artifacts(clean_runs) 
 
     kpis = {row["kpi"]: row["value"] for row in table("ecom-kpis")}
     assert kpis == {
-        "Total Orders": str(summary["kpis"]["total_orders"]),
-        "Total Revenue": summary["kpis"]["total_revenue"],
-        "Total Profit": summary["kpis"]["total_profit"],
-        "Profit Margin %": summary["kpis"]["profit_margin_pct"],
+        "Total Orders": str(summary.kpis["total_orders"]),
+        "Total Revenue": summary.kpis["total_revenue"],
+        "Total Profit": summary.kpis["total_profit"],
+        "Profit Margin %": summary.kpis["profit_margin_pct"],
     }
     curated = next(row for row in table("ecom-reconciliation") if row["stage"].startswith("curated"))
-    assert curated == {"stage": "curated: orders written", "rows": "800", "revenue": summary["kpis"]["total_revenue"]}
+    assert curated == {"stage": "curated: orders written", "rows": "800", "revenue": summary.kpis["total_revenue"]}
 
 
 def test_rerun_with_unchanged_source_skips_the_transform_and_the_load(clean_runs) -> None:
     (_, first, orders_first), (state, second, orders_second) = clean_runs
     assert state.is_completed()
-    assert second["transform"]["reused"] is True
-    assert second["transform"]["run_id"] == first["run_id"]
-    assert second["warehouse"]["skipped"] is True and first["warehouse"]["skipped"] is False
-    assert [second["warehouse"][key] for key in ("files", "rows_inserted", "rows_updated", "rows_deleted")] == [0] * 4
+    assert second.transform.reused is True
+    assert second.transform.run_id == first.run_id
+    assert second.warehouse.skipped is True and first.warehouse.skipped is False
+    skipped = second.warehouse
+    assert [skipped.files, skipped.rows_inserted, skipped.rows_updated, skipped.rows_deleted] == [0] * 4
     assert orders_second == orders_first
-    assert second["kpis"] == first["kpis"]
+    assert second.kpis == first.kpis
     # The reconciliation artifact and the console summary read the skipped result like a full load's.
     assert reconciliation_rows(second) == reconciliation_rows(first)
-    assert summary_as_json(second)["warehouse"]["rows_staged"] == 800 and len(stages_lines(second)) == 2
+    assert second.model_dump(mode="json")["warehouse"]["rows_staged"] == 800 and len(stages_lines(second)) == 2
 
 
 def test_one_transient_failure_in_every_stage_is_retried_to_the_same_warehouse(
     clean_runs, dummyjson_dir, tmp_path, monkeypatch
 ) -> None:
-    monkeypatch.setenv("ECOM_INJECT_FAULTS", "fetch-and-land=1,glue-run=1,snowflake-load=1,report=1")
+    monkeypatch.setenv("ECOM_INJECT_FAULTS", "fetch-and-land=1,transform=1,snowflake-load=1,report=1")
     [(state, summary, orders)] = run_flow(dummyjson_dir, tmp_path, monkeypatch)
     assert state.is_completed(), state.message
-    assert summary["transform"]["reused"] is False  # a fresh lake: the job really ran again
+    assert summary.transform.reused is False  # a fresh lake: the job really ran again
 
     _, attempts, _ = asyncio.run(_task_runs_and_artifacts(state.state_details.flow_run_id))
 
@@ -98,15 +99,15 @@ def test_one_transient_failure_in_every_stage_is_retried_to_the_same_warehouse(
         return sorted(count for name, count in attempts.items() if name.startswith(stage))
 
     assert attempts_of("fetch-and-land") == [1, 1, 2]  # the first resource's first attempt failed
-    assert attempts_of("glue-run") == attempts_of("snowflake-load") == attempts_of("report") == [2]
+    assert attempts_of("transform") == attempts_of("snowflake-load") == attempts_of("report") == [2]
     assert orders == clean_runs[0][2]
-    assert summary["kpis"] == clean_runs[0][1]["kpis"]
+    assert summary.kpis == clean_runs[0][1].kpis
 
 
 def test_a_permanent_failure_names_its_stage_and_is_not_retried(clean_runs, dummyjson_dir, tmp_path, monkeypatch):
     # Without carts in the raw zone the Spark job stops on its configuration check (exit 2): retrying cannot help.
     [(state, error, _)] = run_flow(dummyjson_dir, tmp_path, monkeypatch, resources=["users", "products"])
     assert state.is_failed()
-    assert "stage glue-run failed" in str(error) and "carts" in str(error)
+    assert "stage transform failed" in str(error) and "carts" in str(error)
     _, attempts, _ = asyncio.run(_task_runs_and_artifacts(state.state_details.flow_run_id))
-    assert [count for name, count in attempts.items() if name.startswith("glue-run")] == [1]
+    assert [count for name, count in attempts.items() if name.startswith("transform")] == [1]

@@ -21,21 +21,23 @@ from typing import Any
 
 import pytest
 from flow_support import RUN_DATE
+from land_support import read_landed_records, read_quarantined_records
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
 from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
 from prefect.events.schemas.events import Event
 from prefect.events.worker import EventsWorker
 from rich.console import Console
+from run_results import job_summary, load_result
 
+from ecom_local.api.data import DirectorySource
+from ecom_local.emulators.local import LocalRuntime
 from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.exceptions import ConfigError, DataQualityError
+from ecom_pipeline.land.raw_zone import read_manifest
 from ecom_pipeline.quality import orders_checks, thresholds
-from ecom_pipeline.raw_zone import read_landed_records, read_manifest, read_quarantined_records
-from ecom_pipeline.runtime.local import LocalRuntime
 from ecom_pipeline.settings import QualitySettings, load_settings
-from ecom_pipeline.source.data import DirectorySource
-from ecom_pipeline.summary import print_summary, signal_lines, summary_as_json
+from ecom_pipeline.summary import print_summary, signal_lines
 from flows.faults import reset_faults
 from flows.pipeline import PipelineParameters, ecom_pipeline
 from flows.signals import QualityOverrides, drift_rows, quality_rows, quality_with_overrides
@@ -48,8 +50,6 @@ ORDER = [
 CHECKS = {f"ecom.data-quality.{check}.{name}": (check, name) for check, name in ORDER}
 RAW_CHECKS = {key: value for key, value in CHECKS.items() if value[1] != "orders"}
 PASSPORT = f"P-{uuid.uuid4().hex}"  # the added field's value: it must appear nowhere
-TRANSFORM = {"rows_read": 800, "rows_written": 800, "rows_quarantined": 0, "duplicates_removed": 0}
-WAREHOUSE = {"rows_staged": 800, "revenue_staged": "10.00"}
 
 
 # ---------------------------------------------------------------- reading the Prefect API
@@ -121,9 +121,9 @@ def test_clean_runs_pass_every_check_with_one_event_each(clean_runs) -> None:
             }
             flow_run = [related for related in event.related if related.role == "flow-run"]
             assert [related.id for related in flow_run] == [f"prefect.flow-run.{state.state_details.flow_run_id}"]
-            assert event.payload["severity"] == "passed" and event.payload["run_id"] == summary["run_id"]
+            assert event.payload["severity"] == "passed" and event.payload["run_id"] == summary.run_id
         # The summary holds the same results as the events (less the run's id and date, which it holds itself).
-        assert {(entry["check"], entry["resource"]): entry for entry in summary["data_quality"]} == {
+        assert {(entry["check"], entry["resource"]): entry for entry in summary.data_quality} == {
             CHECKS[resource_id]: {
                 key: value for key, value in event.payload.items() if key not in ("run_id", "run_date")
             }
@@ -144,15 +144,15 @@ def test_clean_runs_pass_every_check_with_one_event_each(clean_runs) -> None:
         "rows_quarantined": 0,
         "duplicates_removed": 0,
         "rows_staged": 800,
-        "revenue_written": first["transform"]["revenue_written"],
-        "revenue_staged": first["warehouse"]["revenue_staged"],
+        "revenue_written": f"{first.transform.revenue_written:.2f}",
+        "revenue_staged": f"{first.warehouse.revenue_staged:.2f}",
         "unbalanced": [],
     }
     # The second run compares with the first (its job summary, and the manifests it replaced).
     second_events = quality_events(signal_events(second_state.state_details.flow_run_id, expected=len(CHECKS)))
     for name, rows in (("users", 208), ("products", 194), ("carts", 208), ("orders", 800)):
         payload = second_events[f"ecom.data-quality.row-change.{name}"].payload
-        assert (payload["figure"], payload["figures"]["previous_run_id"]) == (0.0, first["run_id"])
+        assert (payload["figure"], payload["figures"]["previous_run_id"]) == (0.0, first.run_id)
         assert payload["figures"]["rows"] == payload["figures"]["previous_rows"] == rows
 
 
@@ -160,7 +160,7 @@ def test_clean_runs_report_no_drift_and_publish_both_tables(clean_runs) -> None:
     for state, summary, _ in clean_runs:
         events = signal_events(state.state_details.flow_run_id, expected=len(CHECKS))
         assert drift_events(events) == {}  # nothing is emitted for no drift
-        assert {name: landed["schema_drift"]["status"] for name, landed in summary["resources"].items()} == {
+        assert {name: landed.schema_drift["status"] for name, landed in summary.resources.items()} == {
             "users": "no drift",
             "products": "no drift",
             "carts": "no drift",
@@ -244,13 +244,13 @@ EXPECTED_DRIFT = {
 def test_drift_is_reported_in_the_summary_an_artifact_and_one_event(drift_runs) -> None:
     state, summary = drift_runs["warned"]
     assert state.is_completed(), state.message
-    assert summary["resources"]["users"]["schema_drift"] == {
+    assert summary.resources["users"].schema_drift == {
         "status": "drift",
         "records": 208,
         "complete": True,
         **EXPECTED_DRIFT,
     }
-    assert [summary["resources"][name]["schema_drift"]["status"] for name in ("products", "carts")] == ["no drift"] * 2
+    assert [summary.resources[name].schema_drift["status"] for name in ("products", "carts")] == ["no drift"] * 2
     events = signal_events(state.state_details.flow_run_id, expected=len(CHECKS) + 1)
     [drifted] = drift_events(events).values()
     assert dict(drifted.resource) == {
@@ -264,11 +264,11 @@ def test_drift_is_reported_in_the_summary_an_artifact_and_one_event(drift_runs) 
         "records": 208,
         "complete": True,
         "message": "source users drifted: 1 added, 1 missing, 1 type changed",
-        "run_id": summary["run_id"],
+        "run_id": summary.run_id,
         "run_date": RUN_DATE.isoformat(),
     }
     tables, _ = run_records(state)
-    assert tables["ecom-schema-drift"] == drift_rows(summary["resources"]) == [
+    assert tables["ecom-schema-drift"] == drift_rows(summary.resources) == [
         {"resource": "users", "change": "added", "path": "$.passportNumber",
          "expected": "(unknown field: not landed)", "seen": "string"},
         {"resource": "users", "change": "missing", "path": "$.university", "expected": "string", "seen": "(absent)"},
@@ -295,7 +295,7 @@ def test_a_warning_does_not_stop_the_run_and_says_why(drift_runs) -> None:
     }
     assert (payload["figure"], payload["severity"]) == (0.014423, "warning")
     quarantined_lines = sum(len(line["record"]["products"]) for line in drift_runs["records"]["quarantined"])
-    assert summary["transform"]["rows_read"] == 800 - quarantined_lines  # the run went on without those carts
+    assert summary.transform.rows_read == 800 - quarantined_lines  # the run went on without those carts
     tables, _ = run_records(state)
     flagged = [row for row in tables["ecom-data-quality"] if row["severity"] != "passed"]
     assert flagged == [
@@ -329,7 +329,7 @@ def test_a_fail_breach_stops_the_run_after_landing_with_one_line(drift_runs) -> 
     assert set(checks) == set(RAW_CHECKS)  # emitted before failing; the orders were never checked
     assert checks["ecom.data-quality.quarantine-share.carts"].event == "ecom.data-quality.failed"
     assert checks["ecom.data-quality.quarantine-share.carts"].payload["threshold"]["fail"] == 0.01
-    warned_run = drift_runs["warned"][1]["run_id"]
+    warned_run = drift_runs["warned"][1].run_id
     row_change = checks["ecom.data-quality.row-change.users"].payload
     assert (row_change["figure"], row_change["figures"]["previous_run_id"]) == (0.0, warned_run)
     # The landing reused the first run's unchanged chunks; their stored profiles still report the drift.
@@ -339,7 +339,7 @@ def test_a_fail_breach_stops_the_run_after_landing_with_one_line(drift_runs) -> 
     assert manifest["run_id"] == drifted.payload["run_id"] != warned_run
     assert {part["file"].split("/")[0] for part in manifest["parts"]} == {f"run_id={warned_run}"}
     tables, task_runs = run_records(state)
-    assert not [name for name in task_runs if name.startswith(("glue-run", "snowflake-load", "report"))]
+    assert not [name for name in task_runs if name.startswith(("transform", "snowflake-load", "report"))]
     assert [
         (row["resource"], row["severity"]) for row in tables["ecom-data-quality"] if row["severity"] != "passed"
     ] == [("carts", "failed")]
@@ -358,9 +358,7 @@ def test_an_added_sensitive_field_stays_out_of_the_lake_and_the_signals(drift_ru
     state, summary = drift_runs["warned"]
     events = signal_events(state.state_details.flow_run_id, expected=len(CHECKS) + 1)
     tables, _ = run_records(state)
-    signals = (
-        json.dumps([event.payload for event in events]) + json.dumps(tables) + json.dumps(summary_as_json(summary))
-    )
+    signals = json.dumps([event.payload for event in events]) + json.dumps(tables) + summary.model_dump_json()
     assert PASSPORT not in signals
 
 
@@ -378,6 +376,8 @@ def test_a_runs_thresholds_override_the_settings_and_are_checked() -> None:
         PipelineParameters(quality={"quarantine_share_fial": 0.1})
     assert PipelineParameters(quality={"duplicate_share_fail": 0.5}).quality.duplicate_share_fail == 0.5
     never = quality_with_overrides(settings, QualityOverrides(row_change_fail=math.inf))
-    results = orders_checks({**TRANSFORM, "revenue_written": "10"}, WAREHOUSE, None, thresholds(never))
+    transform = job_summary(rows_read=800, rows_written=800, rows_quarantined=0, duplicates_removed=0,
+                            quarantined_by_reason={}, revenue_written="10")  # fmt: skip
+    results = orders_checks(transform, load_result(rows_staged=800, revenue_staged="10.00"), None, thresholds(never))
     [row] = [row for row in quality_rows(results) if row["check"] == "row-change"]
     assert (row["warn"], row["fail"], row["figure"]) == ("0.2", "never", "")

@@ -25,10 +25,11 @@ from flow_support import RUN_DATE
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
 
+from ecom_local.api.data import DirectorySource
+from ecom_local.emulators.local import LocalRuntime
 from ecom_pipeline.aws import make_s3_client
-from ecom_pipeline.runtime.local import LocalRuntime
+from ecom_pipeline.reprocess import ReprocessSummary
 from ecom_pipeline.settings import load_settings
-from ecom_pipeline.source.data import DirectorySource
 from ecom_pipeline.warehouse.connection import connect
 from flows.faults import reset_faults
 from flows.pipeline import PipelineParameters, ecom_pipeline
@@ -63,6 +64,12 @@ def curated_objects() -> dict[str, str]:
     return objects
 
 
+def summary_json(state: Any) -> Any:
+    """The reprocess's summary as `--summary-json` writes it (the error, when the run failed)."""
+    summary = state.result(raise_on_failure=False)
+    return summary.model_dump(mode="json") if isinstance(summary, ReprocessSummary) else summary
+
+
 def progress_of(state: Any) -> list[Any]:
     with get_client(sync_client=True) as client:
         return client.read_artifacts(
@@ -71,7 +78,7 @@ def progress_of(state: Any) -> list[Any]:
 
 
 def task_runs_of(state: Any) -> dict[str, Any]:
-    """The flow run's task runs by name (`glue-run-2026-06-16`, ...)."""
+    """The flow run's task runs by name (`transform-2026-06-16`, ...)."""
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
@@ -92,7 +99,7 @@ def runs(prefect_harness: None, dummyjson_dir: Path, tmp_path_factory: pytest.Te
         with LocalRuntime(buckets.values(), DirectorySource(dummyjson_dir)):
             reset_faults()
             original = ecom_pipeline(PipelineParameters(run_date=RUN_DATE, page_size=50, report_dir=str(work / "run")))
-            results["original"] = {"summary": original, "tables": warehouse_tables()}
+            results["original"] = {"summary": original.model_dump(mode="json"), "tables": warehouse_tables()}
             for name, ratio, first in (
                 ("half", "0.5", RUN_DATE),
                 ("restored", "0.6", RUN_DATE),
@@ -104,7 +111,7 @@ def runs(prefect_harness: None, dummyjson_dir: Path, tmp_path_factory: pytest.Te
                 state = ecom_reprocess(params, return_state=True)
                 results[name] = {
                     "state": state,
-                    "summary": state.result(raise_on_failure=False),
+                    "summary": summary_json(state),
                     "tables": warehouse_tables(),
                     "curated": curated_objects(),
                     "artifacts": progress_of(state),
@@ -118,7 +125,7 @@ def runs(prefect_harness: None, dummyjson_dir: Path, tmp_path_factory: pytest.Te
                 state = ecom_reprocess(params, return_state=True)
                 results[name] = {
                     "state": state,
-                    "summary": state.result(raise_on_failure=False),
+                    "summary": summary_json(state),
                     "tables": warehouse_tables(),
                     "curated": curated_objects(),
                     "task_runs": task_runs_of(state),
@@ -215,7 +222,7 @@ def test_dates_on_disjoint_partitions_transform_side_by_side_and_load_in_date_or
     assert two["summary"]["concurrency"] == 2
 
     tasks = two["task_runs"]
-    jobs = [tasks[f"glue-run-{day}"] for day in ("2026-06-16", "2026-06-17")]
+    jobs = [tasks[f"transform-{day}"] for day in ("2026-06-16", "2026-06-17")]
     assert all(job.state.is_completed() for job in jobs)
     # Each job started before the other ended: they ran at the same time.
     assert jobs[0].start_time < jobs[1].end_time and jobs[1].start_time < jobs[0].end_time

@@ -64,7 +64,7 @@ def test_the_definitions_validate_with_prefects_own_sla_models() -> None:
     assert fresh.resource_match == {"prefect.resource.id": orders_table_asset(aws_settings()).key}
     assert fresh.resource_match["prefect.resource.id"] == "snowflake://myorg-myaccount/ECOM/ANALYTICS/ORDERS"
     assert {sla.severity for sla in slas.values()} == {"high"}
-    # The run-time bound stays inside what the flow's own task timeouts allow a run (glue-run alone: 2 h).
+    # The run-time bound stays inside what the flow's own task timeouts allow a run (transform alone: 2 h).
     assert duration.duration < 7200
 
 
@@ -136,7 +136,7 @@ def cloud() -> Iterator[CloudStandIn]:
 def apply_cli(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`ecom-pipeline slas apply` in a process of its own, as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "ecom_pipeline", "slas", "apply"],
+        [sys.executable, "-m", "ecom_cli", "slas", "apply"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 

@@ -23,7 +23,7 @@ from infra_paths import (
     with_defaults,
 )
 
-from ecom_pipeline.cli import app
+from ecom_cli.app import app
 
 OFFLINE_IMAGES = COMPOSE_DOC.parents[1] / "docker" / "offline" / "images.env"
 

@@ -22,7 +22,7 @@ import boto3
 import pytest
 from infra_paths import JOB_RUNNER
 
-from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_local.emulators.s3 import S3Emulator
 
 
 def load_runner() -> ModuleType:

@@ -24,13 +24,14 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
 from snowflake_login import KeyPair, LoginRecorder, make_key_pair
 
-from ecom_pipeline.runtime.fakesnow_server import FakesnowEmulator
-from ecom_pipeline.runtime.local import LocalRuntime
-from ecom_pipeline.runtime.s3 import EMULATOR_REGION, emulator_env
-from ecom_pipeline.secret_store import muted, resolve_secrets
+from ecom_local.api.data import DirectorySource
+from ecom_local.api.faults import FAULT_KINDS, FaultPlan
+from ecom_local.emulators.fakesnow_server import FakesnowEmulator
+from ecom_local.emulators.local import LocalRuntime
+from ecom_local.emulators.s3 import EMULATOR_REGION, emulator_env
+from ecom_pipeline.credentials.resolve import resolve_credentials
+from ecom_pipeline.credentials.secret_store import muted
 from ecom_pipeline.settings import load_settings
-from ecom_pipeline.source.data import DirectorySource
-from ecom_pipeline.source.faults import FAULT_KINDS, FaultPlan
 from ecom_pipeline.warehouse.connection import connect
 from flows.faults import reset_faults
 from flows.pipeline import PipelineParameters, ecom_pipeline
@@ -240,7 +241,10 @@ def store_run_secrets(endpoint_url: str, key_pair: KeyPair) -> str:
 async def _flow_run_records(flow_run_id: Any) -> tuple[dict[str, int], list[str], list[Any]]:
     async with get_client() as client:
         task_runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
-        logs = await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+        log_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+        logs: list[Any] = []
+        while page := await client.read_logs(log_filter=log_filter, limit=200, offset=len(logs)):  # every page
+            logs += page
         from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
         artifacts = await client.read_artifacts(
@@ -310,7 +314,7 @@ def run_flow_under_api_faults(dummyjson_dir: Path, work: Path) -> FaultyRun:
             monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)  # moto takes any key; this one must not leak
             assert lake.runtime is not None and lake.runtime.api is not None and lake.runtime.snowflake is not None
             monkeypatch.setenv("ECOM_SECRET_ID", store_run_secrets(lake.runtime.s3.endpoint_url, key_pair))
-            seen = resolve_secrets(load_settings())  # what the flow does first
+            seen = resolve_credentials(load_settings())  # what the flow does first
             settings_text = f"{seen!r}\n{seen}\n{seen.model_dump_json()}"
             secrets_in_use = seen.snowflake.private_key is not None and (
                 seen.storage.aws_secret_access_key is not None
@@ -329,8 +333,14 @@ def run_flow_under_api_faults(dummyjson_dir: Path, work: Path) -> FaultyRun:
             tables = warehouse_tables()
             captured.lines.append(lake.runtime.snowflake._log_tail(limit=10**8))
     APILogHandler().flush()
-    time.sleep(1.0)  # the API log worker ships its last batch asynchronously
-    attempts, api_logs, artifacts = asyncio.run(_flow_run_records(state.state_details.flow_run_id))
+    # The API log worker ships the last batch in the background: read once the run's last line has arrived.
+    deadline = time.monotonic() + 60
+    while True:
+        attempts, api_logs, artifacts = asyncio.run(_flow_run_records(state.state_details.flow_run_id))
+        if any(line.startswith("Finished in state") for line in api_logs):
+            break
+        assert time.monotonic() < deadline, "the flow run's last log line never reached the Prefect API"
+        time.sleep(0.2)
     return FaultyRun(
         state=state,
         summary=summary,

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from land_support import read_landed_records, read_quarantined_records
 
+from ecom_local.emulators.s3 import S3Emulator
 from ecom_pipeline.aws import make_s3_client
 from ecom_pipeline.exceptions import SourceError, SourceUnavailableError
-from ecom_pipeline.ingest import ingest_resource
-from ecom_pipeline.raw_zone import read_landed_records, read_manifest, read_quarantined_records
-from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_pipeline.land.ingest import ingest_resource
+from ecom_pipeline.land.raw_zone import read_manifest
 from ecom_pipeline.settings import Settings, load_settings
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"

@@ -13,10 +13,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from ecom_pipeline.ingest import ingest_resource
-from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_local.api.server import ApiServer
+from ecom_local.emulators.s3 import S3Emulator
+from ecom_pipeline.land.ingest import ingest_resource
 from ecom_pipeline.settings import load_settings
-from ecom_pipeline.source.server import ApiServer
 from ecom_pipeline.transform import JobRequest, LocalSparkLauncher
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
@@ -89,8 +89,8 @@ def test_bad_lines_are_quarantined_by_reason_and_every_valid_line_arrives(transf
     reasons = sorted((row["cart_id"], row["product_id"], row["reason"]) for row in transformed["quarantine"])
     assert reasons == [(51, 1, "unknown_customer"), (52, 999_999, "unknown_product")]
     summary = transformed["summary"]
-    assert summary["quarantined_by_reason"] == {"unknown_customer": 1, "unknown_product": 1}
-    assert (summary["rows_read"], summary["rows_written"], summary["duplicates_removed"]) == (10, 7, 1)
+    assert summary.quarantined_by_reason == {"unknown_customer": 1, "unknown_product": 1}
+    assert (summary.rows_read, summary.rows_written, summary.duplicates_removed) == (10, 7, 1)
 
 
 def test_the_copy_of_a_duplicated_cart_landed_last_wins(transformed: dict[str, Any]) -> None:

@@ -26,10 +26,10 @@ import pytest
 from reliability_support import RUN_DATE, Lake, open_lake, totals, warehouse_orders, warehouse_tables
 
 import flows.pipeline
+from ecom_local.api.data import DirectorySource
+from ecom_pipeline.land.raw_zone import read_manifest
 from ecom_pipeline.locks import RunLockedError, run_lock
-from ecom_pipeline.raw_zone import read_manifest
 from ecom_pipeline.settings import load_settings
-from ecom_pipeline.source.data import DirectorySource
 from ecom_pipeline.warehouse import loader
 
 
@@ -188,14 +188,14 @@ def test_spark_killed_mid_write_fails_the_flow_without_a_summary(chain: dict[str
     assert step["killer"].writing_keys, "the job was never caught writing the curated zone"
     assert step["killer"].killed_groups, "no Spark process was found to kill"
     assert step["state"].is_failed()
-    assert "stage glue-run failed" in str(step["error"])
+    assert "stage transform failed" in str(step["error"])
     assert step["summaries"] == []  # neither a run summary nor the date's reuse marker (`job-summaries/latest/`)
 
 
 def test_rerun_after_the_spark_kill_equals_the_fault_free_result(chain, expected_warehouse) -> None:
     step = chain["rerun_after_spark"]
     assert step["state"].is_completed(), step["state"].message
-    assert step["summary"]["transform"]["reused"] is False  # the killed job left no marker to trust
+    assert step["summary"].transform.reused is False  # the killed job left no marker to trust
     assert totals(step["orders"]) == totals(expected_warehouse)
     assert step["orders"] == expected_warehouse
 
@@ -213,7 +213,7 @@ def test_rerun_after_the_warehouse_drop_equals_the_fault_free_result(chain, expe
     step = chain["rerun_after_warehouse"]
     assert step["state"].is_completed(), step["state"].message
     # The dropped load left the committed orders intact, so the re-run finds them whole and skips the load.
-    assert step["summary"]["warehouse"]["skipped"] is True
+    assert step["summary"].warehouse.skipped is True
     assert totals(step["orders"]) == totals(expected_warehouse)
     assert step["orders"] == expected_warehouse
     assert len(step["audit"]) == 1

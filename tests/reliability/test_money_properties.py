@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType, IntegerType, StructField, StructType
 
 from ecom_pipeline.extract.models import MONEY_LIMIT, validate_record
-from ecom_pipeline.raw_parts import json_line
+from ecom_pipeline.land.raw_parts import json_line
 from spark_jobs.orders.schema import MONEY
 from spark_jobs.orders.transforms import with_order_amounts
 

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from reliability_support import LogCapture, open_lake
 
+from ecom_local.api.server import ApiServer
+from ecom_local.api.synthetic import SyntheticSource
 from ecom_pipeline.settings import load_settings
-from ecom_pipeline.source.server import ApiServer
-from ecom_pipeline.source.synthetic import SyntheticSource
+from ecom_pipeline.summary import RunSummary
 from ecom_pipeline.warehouse.connection import connect
 from flows.faults import reset_faults
 from flows.pipeline import PipelineParameters, ecom_pipeline
@@ -47,7 +48,7 @@ def apis() -> Iterator[dict[str, str]]:
         server.stop()
 
 
-def run_flow(name: str, api_url: str, work: Path) -> dict[str, Any]:
+def run_flow(name: str, api_url: str, work: Path) -> RunSummary:
     """One flow run of `name`'s ingest date against its own API; return its summary (raising on failure)."""
     params = PipelineParameters(run_date=RUNS[name], api_url=api_url, page_size=0, report_dir=str(work / name))
     return ecom_pipeline(params)
@@ -71,9 +72,9 @@ def warehouse_by_order(run_names: dict[str, str]) -> dict[str, tuple[Any, ...]]:
     }
 
 
-def lock_order(summaries: dict[str, dict[str, Any]]) -> list[str]:
+def lock_order(summaries: dict[str, RunSummary]) -> list[str]:
     """The run names in the order their loads committed (load_audit's finished_at)."""
-    return sorted(summaries, key=lambda name: summaries[name]["warehouse"]["finished_at"])
+    return sorted(summaries, key=lambda name: summaries[name].warehouse.finished_at)
 
 
 @pytest.fixture(scope="module")
@@ -102,27 +103,27 @@ def outcome(prefect_harness: None, apis: dict[str, str], tmp_path_factory: pytes
         for thread in threads:
             thread.join(timeout=600)
         result["at_once"] = summaries
-        ran = {name: s for name, s in summaries.items() if isinstance(s, dict)}
+        ran = {name: s for name, s in summaries.items() if isinstance(s, RunSummary)}
         result["order"] = lock_order(ran) if len(ran) == 2 else []
-        result["at_once_orders"] = warehouse_by_order({s["run_id"]: name for name, s in ran.items()})
+        result["at_once_orders"] = warehouse_by_order({s.run_id: name for name, s in ran.items()})
         result["waited"] = [line for line in logs.lines if "waiting up to" in line and "transform and load" in line]
 
     work = tmp_path_factory.mktemp(f"partitions-in-turn-{uuid.uuid4().hex[:6]}")
     with pytest.MonkeyPatch.context() as monkeypatch, open_lake(work, monkeypatch, source):
         reset_faults()
         in_turn = {name: run_flow(name, apis[name], work) for name in result["order"]}
-        result["in_turn_orders"] = warehouse_by_order({s["run_id"]: name for name, s in in_turn.items()})
+        result["in_turn_orders"] = warehouse_by_order({s.run_id: name for name, s in in_turn.items()})
     return result
 
 
 def test_both_runs_complete_and_one_waited_for_the_other(outcome: dict[str, Any]) -> None:
-    assert all(isinstance(summary, dict) for summary in outcome["at_once"].values()), outcome["at_once"]
+    assert all(isinstance(summary, RunSummary) for summary in outcome["at_once"].values()), outcome["at_once"]
     assert sorted(outcome["order"]) == sorted(RUNS)
     assert outcome["waited"], "neither run said it waited for the other's transform and load"
 
 
 def test_the_runs_share_partitions(outcome: dict[str, Any]) -> None:
-    partitions = [set(summary["transform"]["partitions_written"]) for summary in outcome["at_once"].values()]
+    partitions = [set(summary.transform.partitions_written) for summary in outcome["at_once"].values()]
     assert partitions[0] & partitions[1], "the two runs must rewrite some of the same order_date partitions"
 
 

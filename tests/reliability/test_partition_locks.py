@@ -1,5 +1,5 @@
 """Partition write locks against the S3 emulator: disjoint dates side by side, shared partitions and the global lock
-never at once (ecom_pipeline/partition_locks.py, locks.curated_write_lock)."""
+never at once (ecom_pipeline/locks.py, locks.curated_write_lock)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,15 @@ from typing import Any
 import pytest
 from test_run_lock import try_from_another_thread
 
-from ecom_pipeline.locks import RunLockedError, curated_lock_key, curated_write_lock, partition_lock_key
-from ecom_pipeline.partition_locks import partition_write_lock, warehouse_load_lock
-from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_local.emulators.s3 import S3Emulator
+from ecom_pipeline.locks import (
+    RunLockedError,
+    curated_lock_key,
+    curated_write_lock,
+    partition_lock_key,
+    partition_write_lock,
+    warehouse_load_lock,
+)
 from ecom_pipeline.settings import Settings, load_settings
 
 

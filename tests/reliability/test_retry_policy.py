@@ -21,6 +21,8 @@ from prefect.states import Failed
 from reliability_support import open_lake
 
 import flows.pipeline
+from ecom_local.api.server import ApiServer
+from ecom_local.api.synthetic import SyntheticSource
 from ecom_pipeline.exceptions import (
     ConfigError,
     ContractError,
@@ -34,8 +36,6 @@ from ecom_pipeline.exceptions import (
     WarehouseError,
 )
 from ecom_pipeline.retry_policy import TASK_RETRIES
-from ecom_pipeline.source.server import ApiServer
-from ecom_pipeline.source.synthetic import SyntheticSource
 from ecom_pipeline.transform.local import LocalSparkLauncher
 from flows.faults import reset_faults
 from flows.pipeline import _retry_if_transient
@@ -67,7 +67,7 @@ def test_a_task_retries_only_errors_that_say_a_retry_can_help(error: BaseExcepti
 def test_every_task_takes_its_retries_from_the_policy() -> None:
     tasks = {
         "fetch-and-land": flows.pipeline.fetch_and_land,
-        "glue-run": flows.pipeline.run_transform,
+        "transform": flows.pipeline.run_transform,
         "snowflake-load": flows.pipeline.load_warehouse,
         "report": flows.pipeline.build_report,
     }
@@ -122,17 +122,17 @@ def run_with_job(lake: Any, monkeypatch: pytest.MonkeyPatch, exit_code: int, tmp
 def test_a_data_integrity_failure_of_the_job_runs_it_once(lake, monkeypatch, tmp_path) -> None:
     state, job_runs = run_with_job(lake, monkeypatch, exit_code=3, tmp_path=tmp_path)
     assert state.is_failed()
-    assert "stage glue-run failed: local Spark job failed its data-integrity check: rows_read 6" in state.message
+    assert "stage transform failed: local Spark job failed its data-integrity check: rows_read 6" in state.message
     assert job_runs == 1
-    assert task_attempts(state)["glue-run"] == 1
+    assert task_attempts(state)["transform"] == 1
 
 
 def test_a_crashed_job_is_run_once_more_as_the_policy_says(lake, monkeypatch, tmp_path) -> None:
     state, job_runs = run_with_job(lake, monkeypatch, exit_code=1, tmp_path=tmp_path)
     assert state.is_failed()
     assert "failed with exit code 1" in state.message
-    assert job_runs == 1 + TASK_RETRIES["glue-run"].retries
-    assert task_attempts(state)["glue-run"] == 1 + TASK_RETRIES["glue-run"].retries
+    assert job_runs == 1 + TASK_RETRIES["transform"].retries
+    assert task_attempts(state)["transform"] == 1 + TASK_RETRIES["transform"].retries
 
 
 def test_a_404_from_the_source_is_asked_once_and_fails_the_run(lake) -> None:

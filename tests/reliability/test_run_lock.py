@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from ecom_local.emulators.s3 import S3Emulator
 from ecom_pipeline.locks import RunLockedError, curated_lock_key, curated_write_lock, lock_key, run_lock
-from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import Settings, load_settings
 
 DAY = date(2026, 6, 17)
@@ -44,6 +44,19 @@ def try_from_another_thread(take_lock: Callable[[], AbstractContextManager[Any]]
     return result
 
 
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
+        time.sleep(0.01)
+
+
+def waiting_notices(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The lock's "waiting up to ..." lines so far: a waiting run logs one as soon as it finds the lock taken."""
+    return [record.getMessage() for record in caplog.records if record.getMessage().startswith("waiting up to")]
+
+
 def lock_exists(s3_emulator: S3Emulator, settings: Settings, day: date = DAY) -> bool:
     listed = s3_emulator.client().list_objects_v2(Bucket=settings.storage.raw_bucket, Prefix=lock_key(settings, day))
     return listed.get("KeyCount", 0) > 0
@@ -71,42 +84,48 @@ def test_other_dates_are_not_blocked(settings) -> None:
 
 
 def test_of_many_simultaneous_takers_exactly_one_wins(settings) -> None:
-    start, results = threading.Barrier(8), []
-    release = threading.Event()
+    takers = 8
+    start, answered = threading.Barrier(takers), threading.Condition()
+    results: list[str] = []
+
+    def answer(outcome: str) -> None:
+        with answered:
+            results.append(outcome)
+            answered.notify_all()
 
     def taker() -> None:
-        start.wait()
+        start.wait(timeout=60)
         try:
             with run_lock(settings, DAY):
-                results.append("won")
-                release.wait(timeout=10)
+                answer("won")
+                # Held until every other taker has answered: one that tried only after a release would rightly win.
+                with answered:
+                    answered.wait_for(lambda: len(results) == takers, timeout=60)
         except RunLockedError:
-            results.append("refused")
+            answer("refused")
 
-    threads = [threading.Thread(target=taker) for _ in range(8)]
+    threads = [threading.Thread(target=taker) for _ in range(takers)]
     for thread in threads:
         thread.start()
-    time.sleep(1.0)
-    release.set()
     for thread in threads:
         thread.join()
-    assert sorted(results) == ["refused"] * 7 + ["won"]
+    assert sorted(results) == ["refused"] * (takers - 1) + ["won"]
 
 
-def test_a_waiting_run_goes_ahead_once_the_holder_finishes(settings) -> None:
+def test_a_waiting_run_goes_ahead_once_the_holder_finishes(settings, caplog: pytest.LogCaptureFixture) -> None:
     times: dict[str, float] = {}
+    holder_in = threading.Event()
 
     def holder() -> None:
         with run_lock(settings, DAY):
-            times["holder_has_it"] = time.monotonic()
-            time.sleep(1.5)
+            holder_in.set()
+            wait_until(lambda: waiting_notices(caplog), "the other run waiting")  # it found the lock taken
             times["holder_done"] = time.monotonic()
 
     thread = threading.Thread(target=holder)
     thread.start()
-    while "holder_has_it" not in times:
-        time.sleep(0.01)
-    with run_lock(settings, DAY, wait_seconds=30):
+    assert holder_in.wait(timeout=60)
+    with caplog.at_level("INFO", logger="ecom_pipeline.locks"), run_lock(settings, DAY, wait_seconds=60):
         times["waiter_has_it"] = time.monotonic()
     thread.join()
     assert times["waiter_has_it"] >= times["holder_done"]
@@ -176,7 +195,7 @@ def test_a_held_lock_is_renewed_past_its_ttl(settings, s3_emulator) -> None:
 
     with run_lock(settings, DAY, ttl_seconds=0.9):
         first = expires_at()
-        time.sleep(2.0)  # more than twice the TTL: only the heartbeat keeps it alive
+        wait_until(lambda: datetime.now(UTC) > first, "the lock's first expiry")  # only the heartbeat keeps it alive
         assert expires_at() > first
         assert try_in_another_thread(settings) == "refused"
     assert try_in_another_thread(settings) == "taken"
@@ -192,12 +211,12 @@ def test_curated_writes_wait_for_each_other_whatever_the_dates_and_say_what_they
     def other_date_run() -> None:
         with run_lock(settings, DAY + timedelta(days=1)), curated_write_lock(settings):
             holder_in.set()
-            time.sleep(1.5)
+            wait_until(lambda: waiting_notices(caplog), "the other run waiting for the curated lock")
             times["holder_done"] = time.monotonic()
 
     thread = threading.Thread(target=other_date_run)
     thread.start()
-    holder_in.wait(timeout=30)
+    assert holder_in.wait(timeout=60)
     with caplog.at_level("INFO", logger="ecom_pipeline.locks"), run_lock(settings, DAY):
         times["date_lock_taken"] = time.monotonic()  # landing of another date is not held up
         with curated_write_lock(settings, wait_seconds=30) as key:
@@ -205,7 +224,7 @@ def test_curated_writes_wait_for_each_other_whatever_the_dates_and_say_what_they
     thread.join()
     assert key == curated_lock_key(settings) == "dummyjson/_locks/curated-writes.lock"
     assert times["date_lock_taken"] < times["holder_done"] <= times["curated_taken"]
-    waiting = [r.getMessage() for r in caplog.records if r.getMessage().startswith("waiting up to")]
+    waiting = waiting_notices(caplog)
     assert waiting and "transform and load of the curated zone and the warehouse" in waiting[0]
 
 

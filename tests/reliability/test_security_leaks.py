@@ -23,7 +23,7 @@ from rich.console import Console
 from sensitive_data import object_text, sensitive_values
 from snowflake_login import verified_jwt_claims
 
-from ecom_pipeline.summary import print_summary, summary_as_json
+from ecom_pipeline.summary import print_summary
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def haystacks(faulty_api_run: FaultyRun) -> dict[str, str]:
         places[f"warehouse {table}"] = json.dumps(rows, default=str, ensure_ascii=False)
     places["process logs"] = "\n".join(faulty_api_run.log_lines)
     places["Prefect API logs"] = "\n".join(faulty_api_run.api_log_lines)
-    places["summary JSON"] = json.dumps(summary_as_json(faulty_api_run.summary), ensure_ascii=False)
+    places["summary JSON"] = json.dumps(faulty_api_run.summary.model_dump(mode="json"), ensure_ascii=False)
     console = Console(file=io.StringIO(), width=120)
     print_summary(console, faulty_api_run.summary)
     places["summary console"] = console.file.getvalue()  # type: ignore[attr-defined]
@@ -76,7 +76,7 @@ def test_secrets_are_used_but_never_shown(haystacks: dict[str, str], faulty_api_
     assert faulty_api_run.state.is_completed()  # ...and connected with them
     assert any(place.startswith("work dir ") for place in haystacks)
     places = {**haystacks, "settings": faulty_api_run.settings_text, "Prefect database": prefect_database_text()}
-    assert faulty_api_run.summary["run_id"] in places["Prefect database"]  # the search reaches the run's records
+    assert faulty_api_run.summary.run_id in places["Prefect database"]  # the search reaches the run's records
     leaks = [
         f"secret #{number} in {place}"
         for number, secret in enumerate(faulty_api_run.secret_values)

@@ -11,7 +11,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BASELINE = REPO_ROOT / ".secrets.baseline"
 BANDIT_CONFIG = REPO_ROOT / "bandit.yaml"
-SHIPPED_CODE = ("ecom_pipeline", "flows", "spark_jobs", "docker")
+SHIPPED_CODE = ("ecom_pipeline", "ecom_cli", "ecom_local", "flows", "spark_jobs", "docker")
 
 
 def tool(name: str) -> str:

@@ -57,15 +57,15 @@ def test_every_statement_of_a_run_binds_its_values(faulty_api_run: FaultyRun) ->
     summary = faulty_api_run.summary
     assert len(executed) > 20
     values = {
-        "run id": summary["run_id"],
-        "revenue": summary["warehouse"]["revenue_staged"],
-        "load start": summary["warehouse"]["started_at"][:19],
+        "run id": summary.run_id,
+        "revenue": f"{summary.warehouse.revenue_staged:.2f}",
+        "load start": summary.warehouse.started_at.isoformat()[:19],
     }
     for label, value in values.items():
         in_text = [sql for sql, _params in executed if value in sql]
         assert in_text == [], f"the {label} {value!r} was formatted into SQL"
     bound = [params for _sql, params in executed if params]
-    assert any(summary["run_id"] in map(str, params) for params in bound)  # ...it travelled as a parameter
+    assert any(summary.run_id in map(str, params) for params in bound)  # ...it travelled as a parameter
     for sql, params in executed:
         assert not re.search(r"%s|%\(\w+\)s", sql), sql  # qmark binding only
         assert sql.count("?") == len(params or ()), sql  # every value has its placeholder and vice versa

@@ -9,11 +9,11 @@ import pytest
 import requests
 import snowflake.connector
 
+from ecom_local.api.data import DirectorySource
+from ecom_local.emulators.local import LocalRuntime, require_java
+from ecom_local.emulators.ports import resolve_port
 from ecom_pipeline.exceptions import RuntimeStartError
-from ecom_pipeline.runtime.local import LocalRuntime, require_java
-from ecom_pipeline.runtime.ports import resolve_port
 from ecom_pipeline.settings import load_settings
-from ecom_pipeline.source.data import DirectorySource
 
 
 def test_runtime_serves_s3_api_and_snowflake_then_restores_env(dummyjson_dir, monkeypatch) -> None:

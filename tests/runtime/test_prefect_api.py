@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from ecom_local.emulators.prefect_api import PrefectApi
+from ecom_local.emulators.run_services import _own_api_needed
+from ecom_local.emulators.running import RunningEmulators
 from ecom_pipeline.exceptions import RuntimeStartError
-from ecom_pipeline.runtime.prefect_api import PrefectApi
-from ecom_pipeline.runtime.run_services import _own_api_needed
-from ecom_pipeline.runtime.running import RunningEmulators
 
 
 def _listening(port: int) -> bool:
@@ -78,7 +78,7 @@ def test_a_run_starts_its_own_api_only_where_prefect_would_start_one(monkeypatch
 
 PARENT = """
 import sys, time
-from ecom_pipeline.runtime.fakesnow_server import FakesnowEmulator
+from ecom_local.emulators.fakesnow_server import FakesnowEmulator
 emulator = FakesnowEmulator()
 host, port = emulator.start()
 print(port, flush=True)

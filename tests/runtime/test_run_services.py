@@ -13,7 +13,7 @@ from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFi
 from prefect.events.worker import EventsWorker
 from prefect.settings import get_current_settings
 
-from ecom_pipeline.runtime.run_services import LocalServices
+from ecom_local.emulators.run_services import LocalServices
 
 OWN_API = LocalServices(running=None, prefect_api_url="http://127.0.0.1:4200/api")  # an API this command chose
 PREFECTS_CHOICE = LocalServices(running=None, prefect_api_url=None)  # Prefect's configured API, or its own choice

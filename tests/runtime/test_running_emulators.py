@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from ecom_pipeline.exceptions import ConfigError
-from ecom_pipeline.runtime.ports import free_port
-from ecom_pipeline.runtime.running import (
+from ecom_local.emulators.ports import free_port
+from ecom_local.emulators.running import (
     check_same_source,
     local_emulators,
     record_emulators,
     running_emulators,
     source_spec,
 )
-from ecom_pipeline.runtime.s3 import S3Emulator, emulator_env
+from ecom_local.emulators.s3 import S3Emulator, emulator_env
+from ecom_pipeline.exceptions import ConfigError
 from ecom_pipeline.settings import load_settings
 
 SYNTHETIC = {"synthetic_carts": 40, "seed": 42}

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from ecom_pipeline.source import ApiServer, DataSource, DirectorySource, SyntheticSource, UnknownResourceError
+from ecom_local.api import ApiServer, DataSource, DirectorySource, SyntheticSource, UnknownResourceError
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +227,7 @@ def test_serve_forever_blocks_until_interrupted(dummyjson_dir: Path) -> None:
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from ecom_pipeline.source import DirectorySource, serve_forever\n"
+        "from ecom_local.api import DirectorySource, serve_forever\n"
         "source = DirectorySource(Path(sys.argv[1]))\n"
         "serve_forever(source, '127.0.0.1', 0, on_ready=lambda url: print(url, flush=True))\n"
     )

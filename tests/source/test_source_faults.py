@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from ecom_pipeline.source import ApiServer, FaultPlan, SyntheticSource
+from ecom_local.api import ApiServer, FaultPlan, SyntheticSource
 
 SOURCE = SyntheticSource(users=10, products=20, carts=40, seed=3)
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from ecom_pipeline.source import ApiServer, DirectorySource, FaultPlan, SyntheticSource
-from ecom_pipeline.source.answers import PreloadedRecords, answer, answer_body
+from ecom_local.api import ApiServer, DirectorySource, FaultPlan, SyntheticSource
+from ecom_local.api.routes import PreloadedRecords, answer, answer_body
 
 SOURCE = SyntheticSource(users=45, products=40, carts=70, seed=9)
 # Pages at the start, in the middle, across and past the end, everything, plus paths that take the generating

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ecom_pipeline.source import SyntheticSource, UnknownResourceError
-from ecom_pipeline.source.synthetic import line_money
+from ecom_local.api import SyntheticSource, UnknownResourceError
+from ecom_local.api.synthetic import line_money
 
 SENSITIVE_FIELDS = {"password", "ssn", "ein", "ip", "macAddress", "userAgent", "bank", "crypto"}
 

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 from raw_zone import land_raw, land_raw_folder
 
-from ecom_pipeline.runtime.s3 import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY
+from ecom_local.emulators.s3 import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY
 from ecom_pipeline.settings import Settings
 
 

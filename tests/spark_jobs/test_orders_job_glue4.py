@@ -24,8 +24,8 @@ import pyarrow.parquet as pq
 import pytest
 from glue4_env import GLUE4_SPARK, HOW_TO_GET_PYTHON, find_python310, glue4_python, python_version
 
+from ecom_local.emulators.s3 import S3Emulator
 from ecom_pipeline.exceptions import TransformError
-from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.transform import JobRequest, LocalSparkLauncher
 from ecom_pipeline.transform.local import ClassDataArchive

@@ -26,7 +26,9 @@ from spark_jobs.orders import dedupe
 from spark_jobs.orders import job as orders_job
 from spark_jobs.orders.args import JobArgs, parse_args
 from spark_jobs.orders.errors import JobConfigError
-from spark_jobs.orders.schema import CURATED_COLUMNS, DEFAULTED_COLUMNS
+from spark_jobs.orders.schema import CURATED_COLUMNS, CUSTOMER_DEFAULTED, PRODUCT_DEFAULTED
+
+DEFAULTED_COLUMNS = PRODUCT_DEFAULTED + CUSTOMER_DEFAULTED
 
 INGEST_DATE = date(2026, 6, 17)
 INGESTED_AT = datetime(2026, 6, 17, 10, 15, tzinfo=UTC)

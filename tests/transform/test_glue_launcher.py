@@ -1,11 +1,9 @@
 """GlueLauncher against moto's Glue and S3 APIs (mock_aws).
 
-A run starts the job CloudFormation defines and never changes its definition; `deploy()` (for accounts without
-the stack) creates the job or merges ours into its definition. moto records job runs and walks them
+A run starts the job CloudFormation defines and never changes its definition. moto records job runs and walks them
 STARTING -> RUNNING -> SUCCEEDED (its state manager lets us make that take several polls) but never runs the
-script, has no UpdateJob nor BatchStopJobRun, and no way to end a run FAILED. `GlueClient` below fills exactly
-those gaps, in the test only: update_job is emulated with delete + create (UpdateJob replaces the whole
-definition too), batch_stop_job_run is recorded, and `fail_with` makes get_job_run report FAILED with a message.
+script, has no BatchStopJobRun, and no way to end a run FAILED. `GlueClient` below fills exactly those gaps, in the
+test only: batch_stop_job_run is recorded, and `fail_with` makes get_job_run report FAILED with a message.
 Everything else is moto.
 """
 
@@ -22,37 +20,30 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.moto_api import state_manager
+from run_results import job_summary
 
 from ecom_pipeline.exceptions import ConfigError, TransformError
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.transform import GlueLauncher, JobRequest
-from ecom_pipeline.transform.glue import merged_job_update
-from ecom_pipeline.transform.job_contract import summary_key
+from ecom_pipeline.transform.job_contract import JobSummary, summary_key
 from ecom_pipeline.transform.job_package import package_zip
 from ecom_pipeline.transform.process import job_failure
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/ecom-glue"
-REQUEST = JobRequest(ingest_date=date(2026, 6, 17), run_id="glue-run-1", cost_ratio=Decimal("0.6"))
+REQUEST = JobRequest(ingest_date=date(2026, 6, 17), run_id="transform-1", cost_ratio=Decimal("0.6"))
 
 
 class GlueClient:
-    """moto's Glue client plus the two calls moto lacks (see the module docstring)."""
+    """moto's Glue client plus what moto lacks (see the module docstring)."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
-        self.updates: list[dict[str, Any]] = []
         self.fail_with: str | None = None
         self.stopped: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
-
-    def update_job(self, JobName: str, JobUpdate: dict[str, Any]) -> dict[str, Any]:
-        self.updates.append(JobUpdate)
-        self._client.delete_job(JobName=JobName)
-        self._client.create_job(Name=JobName, **JobUpdate)
-        return {"JobName": JobName}
 
     def batch_stop_job_run(self, JobName: str, JobRunIds: list[str]) -> dict[str, Any]:
         self.stopped.extend(JobRunIds)
@@ -79,18 +70,19 @@ def aws() -> Iterator[tuple[GlueClient, Any]]:
 
 @pytest.fixture
 def settings() -> Settings:
-    """aws-profile settings with a role and instant polling."""
+    """aws-profile settings with instant polling."""
     return Settings().updated(
         top={"profile": "aws"},
         storage={"curated_bucket": "ecom-curated", "aws_endpoint_url": None},
-        glue={"role_arn": ROLE, "poll_seconds": 0.01, "number_of_workers": 2},
+        glue={"poll_seconds": 0.01},
     )
 
 
-def put_summary(s3: Any, run_id: str) -> dict[str, Any]:
+def put_summary(s3: Any, run_id: str) -> JobSummary:
     """What the job would have written (moto does not execute Glue scripts)."""
-    summary = {"run_id": run_id, "rows_written": 800, "revenue_written": "3834278.63"}
-    s3.put_object(Bucket="ecom-curated", Key=summary_key(Settings().storage, run_id), Body=json.dumps(summary).encode())
+    summary = job_summary(run_id=run_id, rows_written=800, revenue_written="3834278.63")
+    body = json.dumps(summary.model_dump(mode="json", exclude={"reused"})).encode()
+    s3.put_object(Bucket="ecom-curated", Key=summary_key(Settings().storage, run_id), Body=body)
     return summary
 
 
@@ -103,7 +95,7 @@ STACK_DEFAULTS = {  # what infra/ecom-pipeline.yaml sets on the job, besides the
 }
 
 
-def create_stack_job(glue: GlueClient) -> None:
+def create_stack_job(glue: GlueClient, timeout_minutes: int = 60) -> None:
     """The job as the CloudFormation stack defines it (script in its own bucket, logging and metrics on)."""
     glue.create_job(
         Name="ecom-orders-transform",
@@ -112,7 +104,7 @@ def create_stack_job(glue: GlueClient) -> None:
         GlueVersion="4.0",
         WorkerType="G.1X",
         NumberOfWorkers=2,
-        Timeout=60,
+        Timeout=timeout_minutes,
         MaxRetries=0,
         ExecutionProperty={"MaxConcurrentRuns": 1},
         DefaultArguments=STACK_DEFAULTS,
@@ -130,14 +122,14 @@ def test_run_starts_the_stack_job_with_the_run_arguments_and_returns_the_summary
     with caplog.at_level(logging.INFO, logger="ecom_pipeline.transform.glue"):
         assert launcher.run(REQUEST) == expected
 
-    # The job goes where the definition points (the stack's scripts bucket), not where settings would: the entry
-    # script to its ScriptLocation, the package zip beside it.
+    # The job goes where the definition points (the stack's scripts bucket): the entry script to its ScriptLocation,
+    # the package zip beside it.
     script = s3.get_object(Bucket="ecom-scripts", Key="glue-scripts/orders_job.py")["Body"].read()
     assert script == launcher.script.read_bytes()
     package = s3.get_object(Bucket="ecom-scripts", Key="glue-scripts/spark_jobs.zip")["Body"].read()
     assert package == package_zip()
-    assert glue.updates == []  # the stack owns the definition
     job = glue.get_job(JobName="ecom-orders-transform")["Job"]
+    # The stack owns the definition: a run leaves it as it was.
     assert job["DefaultArguments"] == STACK_DEFAULTS and job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
     run = glue.get_job_runs(JobName="ecom-orders-transform")["JobRuns"][0]
     assert (
@@ -147,10 +139,10 @@ def test_run_starts_the_stack_job_with_the_run_arguments_and_returns_the_summary
             "--curated_path": "s3://ecom-curated/orders",
             "--quarantine_path": "s3://ecom-curated/quarantine/orders",
             "--ingest_date": "2026-06-17",
-            "--run_id": "glue-run-1",
+            "--run_id": "transform-1",
             "--cost_ratio": "0.6",
             "--default_order_status": "completed",
-            "--summary_path": "s3://ecom-curated/job-summaries/run_id=glue-run-1.json",
+            "--summary_path": "s3://ecom-curated/job-summaries/run_id=transform-1.json",
             "--extra-py-files": "s3://ecom-scripts/glue-scripts/spark_jobs.zip",  # the zip this run uploaded
         }.items()
     )
@@ -158,71 +150,13 @@ def test_run_starts_the_stack_job_with_the_run_arguments_and_returns_the_summary
     assert states == ["STARTING", "RUNNING", "SUCCEEDED"]  # each change logged once
 
 
-def test_run_without_a_job_says_how_to_create_one(aws: tuple[GlueClient, Any], settings: Settings) -> None:
+def test_run_without_a_job_points_to_the_stack(aws: tuple[GlueClient, Any], settings: Settings) -> None:
     glue, s3 = aws
     launcher = GlueLauncher(settings, glue_client=glue, s3_client=s3, sleep=lambda _: None)
-    with pytest.raises(ConfigError, match=r"'ecom-orders-transform' does not exist: run `ecom-pipeline glue deploy`"):
+    with pytest.raises(ConfigError, match=r"'ecom-orders-transform' does not exist: deploy the stack .*infra/"):
         launcher.run(REQUEST)
     assert glue.list_jobs()["JobNames"] == []  # a run never creates the job
     assert s3.list_objects_v2(Bucket="ecom-curated").get("KeyCount") == 0  # nor uploads before it knows where
-
-
-def test_deploy_creates_the_job_from_settings(aws: tuple[GlueClient, Any], settings: Settings) -> None:
-    glue, s3 = aws
-    launcher = GlueLauncher(settings, glue_client=glue, s3_client=s3)
-    assert launcher.deploy() == "created"
-    job = glue.get_job(JobName="ecom-orders-transform")["Job"]
-    assert job["Command"]["ScriptLocation"] == "s3://ecom-curated/glue-scripts/orders_job.py"
-    assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"], job["Role"]) == ("4.0", "G.1X", 2, ROLE)
-    # Business parameters are run arguments; the package is a default too, for runs started by hand.
-    assert job["DefaultArguments"] == {
-        "--job-language": "python",
-        "--extra-py-files": "s3://ecom-curated/glue-scripts/spark_jobs.zip",
-    }
-
-
-def test_deploy_over_an_existing_job_sets_ours_and_keeps_the_rest(
-    aws: tuple[GlueClient, Any], settings: Settings
-) -> None:
-    glue, s3 = aws
-    create_stack_job(glue)
-    bigger = settings.updated(glue={"number_of_workers": 5, "role_arn": None})  # no role set: the job keeps its own
-
-    assert GlueLauncher(bigger, glue_client=glue, s3_client=s3).deploy() == "updated"
-
-    (update,) = glue.updates  # UpdateJob replaces the whole definition: the update must carry everything
-    job = glue.get_job(JobName="ecom-orders-transform")["Job"]
-    assert job["NumberOfWorkers"] == 5 and job["Role"] == ROLE
-    assert job["Command"]["ScriptLocation"] == "s3://ecom-curated/glue-scripts/orders_job.py"  # ours, from settings
-    assert job["DefaultArguments"] == {
-        **STACK_DEFAULTS,
-        "--extra-py-files": "s3://ecom-curated/glue-scripts/spark_jobs.zip",
-    }
-    assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1} and job["MaxRetries"] == 0
-    assert "MaxCapacity" not in update and "AllocatedCapacity" not in update
-
-
-def test_deploy_without_a_role_cannot_create_the_job(aws: tuple[GlueClient, Any], settings: Settings) -> None:
-    glue, s3 = aws
-    launcher = GlueLauncher(settings.updated(glue={"role_arn": None}), glue_client=glue, s3_client=s3)
-    with pytest.raises(ConfigError, match="ECOM_GLUE_ROLE_ARN"):
-        launcher.deploy()
-
-
-def test_merged_job_update_keeps_current_fields_and_default_arguments() -> None:
-    current = {
-        "Name": "job", "Role": "r", "CreatedOn": "then", "MaxCapacity": 2.0, "AllocatedCapacity": 2,
-        "WorkerType": "G.1X", "NumberOfWorkers": 2, "LogUri": None,
-        "DefaultArguments": {"--TempDir": "s3://t/", "--job-language": "scala"},
-    }  # fmt: skip
-    ours = {"NumberOfWorkers": 4, "DefaultArguments": {"--job-language": "python"}}
-    fields = ["Role", "MaxCapacity", "AllocatedCapacity", "WorkerType", "NumberOfWorkers", "LogUri", "DefaultArguments"]
-    assert merged_job_update(current, ours, fields) == {
-        "Role": "r",
-        "WorkerType": "G.1X",
-        "NumberOfWorkers": 4,
-        "DefaultArguments": {"--TempDir": "s3://t/", "--job-language": "python"},
-    }
 
 
 def test_failed_run_raises_with_glue_message(aws: tuple[GlueClient, Any], settings: Settings) -> None:
@@ -263,12 +197,12 @@ def test_capacity_failure_is_transient(aws: tuple[GlueClient, Any], settings: Se
 
 def test_run_still_going_at_the_deadline_is_stopped(aws: tuple[GlueClient, Any], settings: Settings) -> None:
     glue, s3 = aws
-    create_stack_job(glue)
-    ticks = iter(range(0, 10**6, 3600))  # every clock reading is one hour later: past the 60 min limit
+    create_stack_job(glue, timeout_minutes=120)  # the deadline is the job's own timeout
+    ticks = iter(range(0, 10**6, 3600))  # every clock reading is one hour later: past 120 min at the second poll
     launcher = GlueLauncher(
         settings, glue_client=glue, s3_client=s3, sleep=lambda _: None, clock=lambda: float(next(ticks))
     )
     with pytest.raises(TransformError) as error:
         launcher.run(REQUEST)
-    assert error.value.transient is True and "after 60 min" in str(error.value)
+    assert error.value.transient is True and "after 120 min" in str(error.value)
     assert glue.stopped == [glue.get_job_runs(JobName="ecom-orders-transform")["JobRuns"][0]["Id"]]

@@ -9,16 +9,19 @@ import logging
 import os
 import sys
 import textwrap
+import zipfile
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pyspark
 import pytest
 from pydantic import SecretStr
 
 from ecom_pipeline.exceptions import TransformError
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.transform import JobRequest, LocalSparkLauncher
+from ecom_pipeline.transform.local import LOG4J_CONFIG
 from ecom_pipeline.transform.process import run_job_process
 
 KEY_ID, SECRET = "AKIDLOCALTEST", "local-secret-value-123"  # distinctive, to search the command line for
@@ -103,6 +106,28 @@ def test_https_endpoint_keeps_ssl_and_no_endpoint_means_real_s3(settings: Settin
     assert confs(LocalSparkLauncher(https).command(REQUEST))["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "true"
     real = confs(LocalSparkLauncher(settings.updated(storage={"aws_endpoint_url": None})).command(REQUEST))
     assert not any(key.startswith("spark.hadoop.fs.s3a.endpoint") for key in real)
+
+
+def log4j_properties(text: str) -> dict[str, str]:
+    """The `key = value` lines of a log4j 2 properties file."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return dict((key.strip(), value.strip()) for key, value in (line.split("=", 1) for line in lines))
+
+
+def test_the_driver_logs_with_sparks_defaults_and_hadoops_metrics_warnings_quiet(settings: Settings) -> None:
+    options = confs(LocalSparkLauncher(settings).command(REQUEST))["spark.driver.extraJavaOptions"].split()
+    assert f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}" in options
+    ours = log4j_properties(LOG4J_CONFIG.read_text())
+    [spark_core] = (Path(pyspark.__file__).parent / "jars").glob("spark-core_*.jar")
+    with zipfile.ZipFile(spark_core) as jar:  # the defaults Spark uses when no configuration is given
+        sparks = log4j_properties(jar.read("org/apache/spark/log4j2-defaults.properties").decode())
+    assert ours.items() >= sparks.items()  # the same layout, which the runner's SPARK_LOG_LINE reads
+    assert {key: value for key, value in ours.items() if key not in sparks} == {
+        "logger.hadoop_metrics.name": "org.apache.hadoop.metrics2",
+        "logger.hadoop_metrics.level": "error",
+        "logger.s3a_metrics.name": "org.apache.hadoop.fs.s3a.S3AInstrumentation",
+        "logger.s3a_metrics.level": "error",
+    }
 
 
 def test_missing_java_is_a_clear_non_transient_error(

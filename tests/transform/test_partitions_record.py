@@ -6,14 +6,15 @@ import json
 from datetime import date
 
 import pytest
+from run_results import job_summary
 
-from ecom_pipeline.raw_zone import manifest_key
-from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_local.emulators.s3 import S3Emulator
+from ecom_pipeline.land.raw_zone import manifest_key
 from ecom_pipeline.settings import Settings, load_settings
 from ecom_pipeline.transform.partitions import known_partitions, missing_resources, record_key, record_partitions
 
 DAY = date(2026, 6, 17)
-JOB = {"run_id": "20260617T000000Z-abc123", "partitions_written": ["2026-06-17", "2026-06-03"]}
+JOB = job_summary(run_id="20260617T000000Z-abc123", partitions_written=["2026-06-17", "2026-06-03"])
 
 
 @pytest.fixture

@@ -15,12 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from run_results import job_summary
 
-from ecom_pipeline.raw_zone import manifest_key
-from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_local.emulators.s3 import S3Emulator
+from ecom_pipeline.land.raw_zone import manifest_key
 from ecom_pipeline.settings import RESOURCES, Settings, load_settings
 from ecom_pipeline.transform.incremental import marker_key, transform_unless_unchanged
-from ecom_pipeline.transform.job_contract import JobRequest
+from ecom_pipeline.transform.job_contract import JobRequest, JobSummary
 from ecom_pipeline.transform.partitions import unknown_job_key
 
 A, B, C, E = date(2026, 6, 14), date(2026, 6, 15), date(2026, 6, 16), date(2026, 6, 17)
@@ -39,24 +40,25 @@ class JobStandIn:
     partitions: dict[date, list[str]]
     killed: set[date] = field(default_factory=set)
     runs: list[date] = field(default_factory=list)
+    cost_ratios: list[Decimal] = field(default_factory=list)
     markers_at_start: dict[date, list[str]] = field(default_factory=dict)
     note_at_start: dict[date, bool] = field(default_factory=dict)
 
-    def run(self, request: JobRequest) -> dict[str, Any]:
+    def run(self, request: JobRequest) -> JobSummary:
         day = request.ingest_date
         self.runs.append(day)
+        self.cost_ratios.append(request.cost_ratio)
         self.markers_at_start[day] = marker_dates(self.s3, self.settings)
         note = unknown_job_key(self.settings)
         self.note_at_start[day] = listed(self.s3, self.settings.storage.raw_bucket, note) == [note]
         if day in self.killed:
             raise JobKilled(f"job of {day} killed while writing {self.partitions[day]}")
-        return {
-            "run_id": request.run_id,
-            "ingest_date": day.isoformat(),
-            "cost_ratio": str(request.cost_ratio),
-            "partitions_written": sorted(self.partitions[day]),
-            "rows_written": 10 * len(self.partitions[day]),
-        }
+        return job_summary(
+            run_id=request.run_id,
+            ingest_date=day.isoformat(),
+            partitions_written=sorted(self.partitions[day]),
+            rows_written=10 * len(self.partitions[day]),
+        )
 
 
 def listed(s3: Any, bucket: str, prefix: str) -> list[str]:
@@ -87,7 +89,7 @@ def settings(s3_emulator: S3Emulator, s3_buckets: dict[str, str]) -> Settings:
     return settings
 
 
-def transform(settings: Settings, job: JobStandIn, day: date, **top: Any) -> dict[str, Any]:
+def transform(settings: Settings, job: JobStandIn, day: date, **top: Any) -> JobSummary:
     dated = settings.updated(top={"run_date": day, **top})
     return transform_unless_unchanged(dated, f"run-{day}-{len(job.runs)}", launcher=job, s3_client=job.s3)
 
@@ -99,9 +101,9 @@ def test_each_unchanged_date_is_reused_and_a_changed_one_runs_again(settings, s3
     again = {day: transform(settings, job, day) for day in (A, B)}
 
     assert job.runs == [A, B]  # the second pass ran no job: each date kept its own marker
-    assert [again[day]["reused"] for day in (A, B)] == [True, True]
-    assert again[A]["run_id"] == first[A]["run_id"] == f"run-{A}-0"
-    assert again[B]["partitions_written"] == ["2026-06-02", "2026-06-15"]
+    assert [again[day].reused for day in (A, B)] == [True, True]
+    assert again[A].run_id == first[A].run_id == f"run-{A}-0"
+    assert again[B].partitions_written == ["2026-06-02", "2026-06-15"]
     assert listed(s3, settings.storage.curated_bucket, "job-summaries/") == [
         "job-summaries/latest/ingest_date=2026-06-14.json",
         "job-summaries/latest/ingest_date=2026-06-15.json",
@@ -109,9 +111,9 @@ def test_each_unchanged_date_is_reused_and_a_changed_one_runs_again(settings, s3
     assert marker_key(settings.storage, B) == "job-summaries/latest/ingest_date=2026-06-15.json"
 
     changed = transform(settings, job, A, cost_ratio=Decimal("0.5"))
-    assert changed["reused"] is False and changed["cost_ratio"] == "0.5" and job.runs == [A, B, A]
+    assert changed.reused is False and job.cost_ratios[-1] == Decimal("0.5") and job.runs == [A, B, A]
     assert job.markers_at_start[A] == ["2026-06-15"]  # its own marker went before its job started
-    assert transform(settings, job, B)["reused"] is True  # B shares no partition with A
+    assert transform(settings, job, B).reused is True  # B shares no partition with A
 
 
 def test_a_job_sharing_a_partition_drops_the_other_dates_marker(settings, s3_emulator) -> None:
@@ -124,11 +126,11 @@ def test_a_job_sharing_a_partition_drops_the_other_dates_marker(settings, s3_emu
     assert marker_dates(s3, settings) == ["2026-06-15", "2026-06-16"]  # B rewrote 06-14: A's output is gone
 
     # A's partitions are recorded now: B's marker goes before A's job starts, C's stays.
-    assert transform(settings, job, A)["reused"] is False
+    assert transform(settings, job, A).reused is False
     assert job.markers_at_start[A] == ["2026-06-16"]
     assert marker_dates(s3, settings) == ["2026-06-14", "2026-06-16"]
-    assert transform(settings, job, C)["reused"] is True
-    assert transform(settings, job, B)["reused"] is False  # A rewrote 06-14 since B's job: B runs again
+    assert transform(settings, job, C).reused is True
+    assert transform(settings, job, B).reused is False  # A rewrote 06-14 since B's job: B runs again
     assert job.runs == [A, C, B, A, B]
 
 
@@ -147,7 +149,7 @@ def test_a_killed_job_of_known_partitions_leaves_no_marker_over_them(settings, s
     assert listed(s3, settings.storage.raw_bucket, unknown_job_key(settings)) == []  # no note: partitions known
 
     job.killed = set()
-    assert [transform(settings, job, day)["reused"] for day in (B, C)] == [False, True]
+    assert [transform(settings, job, day).reused for day in (B, C)] == [False, True]
 
 
 def test_a_killed_job_of_unknown_partitions_leaves_no_marker_to_trust(settings, s3_emulator, caplog) -> None:
@@ -165,11 +167,11 @@ def test_a_killed_job_of_unknown_partitions_leaves_no_marker_to_trust(settings, 
     job.killed = set()
     with caplog.at_level(logging.WARNING, logger="ecom_pipeline.transform.incremental"):
         rerun_c = transform(settings, job, C)
-    assert rerun_c["reused"] is False and job.markers_at_start[C] == []
+    assert rerun_c.reused is False and job.markers_at_start[C] == []
     assert f"the job of {E} (run run-{E}-2), whose partitions were unknown, did not finish" in caplog.text
     assert listed(s3, settings.storage.raw_bucket, unknown_job_key(settings)) == []  # cleared with the markers
-    assert transform(settings, job, A)["reused"] is False
-    assert [transform(settings, job, day)["reused"] for day in (A, C)] == [True, True]
+    assert transform(settings, job, A).reused is False
+    assert [transform(settings, job, day).reused for day in (A, C)] == [True, True]
 
 
 def test_a_finished_job_of_unknown_partitions_takes_its_note_away(settings, s3_emulator) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from curated_data import curated_rows, upload_curated
 
-from ecom_pipeline.runtime.fakesnow_server import FakesnowEmulator
-from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_local.emulators.fakesnow_server import FakesnowEmulator
+from ecom_local.emulators.s3 import S3Emulator
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.connection import bootstrap_warehouse
 

@@ -8,7 +8,7 @@ import pytest
 import snowflake.connector
 from typer.testing import CliRunner
 
-from ecom_pipeline.cli import app
+from ecom_cli.app import app
 from ecom_pipeline.exceptions import ConfigError, WarehouseError
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.bootstrap_changes import BootstrapTracker, track_bootstrap
@@ -74,7 +74,7 @@ def test_bootstrap_result_names_every_object_and_tells_created_from_kept(warehou
     assert first.existed == emulator_made
     assert first.created == made + tuple(f"VIEW {schema}.{view}" for view in VIEWS)
     assert first.unchanged == (f"STAGE {schema}.ECOM_CURATED_STAGE",)  # the ALTER right after its creation
-    assert first.changed_anything and not second.changed_anything
+    assert not str(first).startswith("nothing changed") and str(second).startswith("nothing changed")
     with connect(warehouse_settings.snowflake) as warehouse:
         counts = [warehouse.execute(f"select count(*) from {schema}.{view}")[0][0] for view in VIEWS]
         [(total_orders,)] = warehouse.execute(f"select total_orders from {schema}.vw_kpis")
@@ -108,7 +108,7 @@ def test_bootstrap_reports_and_repairs_what_drifted_from_the_settings(warehouse_
         [kpis] = warehouse.query_dicts(f"select * from {schema}.vw_kpis")
     assert stage["url"] == f"s3://{moved.storage.curated_bucket}/orders/v2/"
     assert set(kpis) == {"total_orders", "total_revenue", "total_profit", "profit_margin_pct"}
-    assert not bootstrap_warehouse(moved).changed_anything
+    assert str(bootstrap_warehouse(moved)).startswith("nothing changed")
 
 
 def test_bootstrap_validates_every_name_before_connecting(warehouse_settings: Settings) -> None:
@@ -158,7 +158,8 @@ def test_grants_are_told_from_show_grants_before_and_after(repeat: bool) -> None
     result = track_bootstrap(SnowflakeAnswers(repeat), statements, loader_role="ECOM_LOADER", files=1)
     assert result.grant_statements == 2
     if repeat:
-        assert (result.existed, result.grants_added, result.changed_anything) == (("WAREHOUSE ECOM_WH",), (), False)
+        assert (result.existed, result.grants_added) == (("WAREHOUSE ECOM_WH",), ())
+        assert str(result).startswith("nothing changed")
         assert str(result) == "nothing changed (1 SQL files: 1 objects already existed, 2 grant statements)"
     else:
         assert result.created == ("WAREHOUSE ECOM_WH",)
@@ -170,7 +171,8 @@ def test_a_statement_the_tracker_cannot_classify_counts_as_a_change() -> None:
     tracker.run("alter warehouse ECOM_WH set warehouse_size = 'SMALL'")  # no SHOW probe for warehouses
     tracker.run("use role sysadmin")
     result = tracker.result(files=1, grants_added=frozenset())
-    assert result.unknown == ("WAREHOUSE ECOM_WH", "use role sysadmin") and result.changed_anything
+    assert result.unknown == ("WAREHOUSE ECOM_WH", "use role sysadmin")
+    assert not str(result).startswith("nothing changed")
     assert str(result).startswith("ran WAREHOUSE ECOM_WH, use role sysadmin (effect unknown) (")
 
 

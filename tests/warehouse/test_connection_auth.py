@@ -22,11 +22,10 @@ from prefect_snowflake import SnowflakeCredentials
 from pydantic import SecretBytes, SecretStr
 from snowflake_login import KeyPair, LoginRecorder, make_key_pair, verified_jwt_claims
 
-from ecom_pipeline.blocks import load_settings_from_blocks, upsert_blocks
+from ecom_pipeline.credentials.blocks import upsert_blocks
+from ecom_pipeline.credentials.resolve import resolve_credentials
 from ecom_pipeline.exceptions import ConfigError
-from ecom_pipeline.secret_store import resolve_secrets
 from ecom_pipeline.settings import Settings, SnowflakeSettings, load_settings
-from ecom_pipeline.warehouse.auth import auth_kwargs
 from ecom_pipeline.warehouse.connection import connect, connect_kwargs
 
 PASSPHRASE = f"pp-{uuid.uuid4().hex}"
@@ -70,7 +69,7 @@ def test_key_pair_from_a_file_signs_the_login_with_that_key(
     monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", PASSPHRASE)
 
     with every_logger_at_debug(caplog):
-        settings = resolve_secrets(load_settings())
+        settings = resolve_credentials(load_settings())
         with connect(settings.snowflake) as warehouse:
             rows = warehouse.execute("select 41 + 1")
 
@@ -91,7 +90,7 @@ def test_programmatic_access_token_travels_as_a_token(
     monkeypatch.setenv("SNOWFLAKE_TOKEN", TOKEN)
 
     with every_logger_at_debug(caplog):
-        settings = resolve_secrets(load_settings())
+        settings = resolve_credentials(load_settings())
         with connect(settings.snowflake) as warehouse:
             assert warehouse.execute("select 1") == [(1,)]
 
@@ -112,24 +111,24 @@ def test_a_credentials_block_hands_out_the_connection_with_the_saved_key(
         monkeypatch.delenv(name)  # the worker's environment holds none of them: the block does
 
     saved = SnowflakeCredentials.load("keypair-snowflake-credentials")
-    settings = resolve_secrets(load_settings_from_blocks(load_settings(), prefix="keypair"))
+    settings = resolve_credentials(load_settings(), "keypair")
     with connect(settings.snowflake) as warehouse:
         assert warehouse.execute("select 1") == [(1,)]
 
     assert isinstance(saved.private_key, SecretBytes) and isinstance(saved.private_key_passphrase, SecretStr)
-    assert settings.snowflake.value_sources["private_key"] == "private_key of block 'keypair-snowflake-credentials'"
     [login] = proxy.logins
     assert verified_jwt_claims(login, key_pair.public_key)["sub"] == "ACME-XY12345.ETL_SERVICE"
     assert login["CLIENT_ENVIRONMENT"]["APPLICATION"] == "Prefect_Snowflake_Collection"  # the block's get_client
 
 
-def _settings(**values: object) -> SnowflakeSettings:
-    return SnowflakeSettings(**values)
+def _resolved(**values: object) -> SnowflakeSettings:
+    """Warehouse settings with `values` as the environment's, every source applied (none other here)."""
+    return resolve_credentials(Settings(snowflake=SnowflakeSettings(**values))).snowflake
 
 
 def test_two_methods_at_once_name_both_settings_and_no_value() -> None:
     with pytest.raises(ConfigError) as raised:
-        auth_kwargs(_settings(password=SecretStr("pw-Zk31"), private_key_file=Path("/keys/rsa.p8")))
+        _resolved(password=SecretStr("pw-Zk31"), private_key_file=Path("/keys/rsa.p8"))
     message = str(raised.value)
     assert "SNOWFLAKE_PRIVATE_KEY_FILE and SNOWFLAKE_PASSWORD are both set" in message
     assert "pw-Zk31" not in message
@@ -153,7 +152,7 @@ def test_two_methods_at_once_name_both_settings_and_no_value() -> None:
 )
 def test_unusable_sign_in_settings_are_named_never_quoted(values: dict[str, str], expected: str) -> None:
     with pytest.raises(ConfigError) as raised:
-        auth_kwargs(_settings(**values))
+        _resolved(**values)
     assert expected in str(raised.value)
     for value in values.values():
         if value != "SNOWFLAKE_JWT" and not value.startswith("/"):
@@ -163,18 +162,20 @@ def test_unusable_sign_in_settings_are_named_never_quoted(values: dict[str, str]
 def test_a_wrong_or_missing_passphrase_is_named(key_pair: KeyPair) -> None:
     key = SecretStr(key_pair.private_pem)
     with pytest.raises(ConfigError, match="is encrypted: set SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"):
-        auth_kwargs(_settings(private_key=key))
+        _resolved(private_key=key)
     with pytest.raises(ConfigError, match="not a PEM private key that SNOWFLAKE_PRIVATE_KEY_PASSPHRASE opens"):
-        auth_kwargs(_settings(private_key=key, private_key_passphrase=SecretStr("wrong-passphrase")))
+        _resolved(private_key=key, private_key_passphrase=SecretStr("wrong-passphrase"))
 
 
 def test_the_emulator_password_applies_only_when_no_method_is_set(key_pair: KeyPair) -> None:
-    assert auth_kwargs(_settings(emulator=True)) == {"password": "local"}
-    with_key = auth_kwargs(
-        _settings(emulator=True, private_key=SecretStr(key_pair.private_pem), private_key_passphrase=PASSPHRASE)
-    )
-    assert with_key["authenticator"] == "SNOWFLAKE_JWT" and "password" not in with_key
-    assert auth_kwargs(_settings(emulator=True, password=SecretStr("mine"))) == {"password": "mine"}
+    plain = _resolved(emulator=True)
+    assert plain.credentials_block is None and connect_kwargs(plain)["password"] == "local"
+    with_key = _resolved(emulator=True, private_key=SecretStr(key_pair.private_pem), private_key_passphrase=PASSPHRASE)
+    assert connect_kwargs(with_key)["authenticator"] == "SNOWFLAKE_JWT" and "password" not in connect_kwargs(with_key)
+    assert with_key.credentials_block.resolve_private_key()  # prefect-snowflake opens the key for each connection
+    with_password = _resolved(emulator=True, password=SecretStr("mine"))
+    assert with_password.credentials_block.password.get_secret_value() == "mine"
+    assert "password" not in connect_kwargs(with_password)  # the credentials hold it, not the arguments
 
 
 def test_a_snowflake_session_is_in_utc_and_tagged(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ import socket
 
 import snowflake.connector
 
-from ecom_pipeline.runtime.fakesnow_server import FakesnowEmulator
+from ecom_local.emulators.fakesnow_server import FakesnowEmulator
 
 
 def _accepts(port: int) -> bool:

@@ -7,7 +7,7 @@ import io
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_local.emulators.s3 import S3Emulator
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.connection import connect
 

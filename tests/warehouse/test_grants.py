@@ -20,7 +20,7 @@ import sqlglot
 from curated_data import bootstrapped_warehouse, job_summary
 from sqlglot import exp
 
-from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_local.emulators.s3 import S3Emulator
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.bootstrap_changes import OBJECT_STATEMENT
 from ecom_pipeline.warehouse.connection import Warehouse
@@ -250,7 +250,7 @@ def loader_run(
     with pytest.MonkeyPatch.context() as monkeypatch:
         _record(monkeypatch, statements)
         load_orders(settings, partitions, "run-grants", expected)
-        reused = load_orders(settings, partitions, "run-reused", {**expected, "run_id": "spark-run-1"}, True)
+        reused = load_orders(settings, partitions, "run-reused", expected, True)  # the rows' own run: skipped
         report = read_report(settings)
         day = read_day(settings, date.fromisoformat(partitions[0]))
     assert reused.skipped and report.kpis["total_orders"] == 800 and day is not None  # the run really ran

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from curated_data import by_partition, job_summary, parquet_bytes, part_key
 
+from ecom_local.emulators.s3 import S3Emulator
 from ecom_pipeline.exceptions import ContractError, ReconciliationError, WarehouseError
-from ecom_pipeline.runtime.s3 import S3Emulator
 from ecom_pipeline.settings import Settings
+from ecom_pipeline.transform.job_contract import JobSummary
 from ecom_pipeline.warehouse.connection import bootstrap_warehouse, connect
 from ecom_pipeline.warehouse.loader import load_orders
 
@@ -124,19 +124,18 @@ def test_load_rejects_bad_partitions_and_missing_files(bootstrapped: Settings) -
     assert _count(bootstrapped, "select count(*) from load_audit") == 0
 
 
-def test_load_result_as_dict_is_json_friendly(
+def test_load_result_json_has_money_as_text_and_the_partitions_as_a_list(
     bootstrapped: Settings, curated_partitions: list[str], curated: list[dict[str, Any]]
 ) -> None:
     result = load_orders(bootstrapped, curated_partitions[:1], "run-dict")
-    values = result.as_dict()
+    values = result.model_dump(mode="json")
     assert values["partitions"] == curated_partitions[:1]
     assert values["revenue_staged"] == f"{sum(r['revenue'] for r in by_partition(curated)[curated_partitions[0]]):.2f}"
-    assert replace(result, run_id="x").run_id == "x"
 
 
-def _reused_summary(curated: list[dict[str, Any]]) -> dict[str, Any]:
+def _reused_summary(curated: list[dict[str, Any]]) -> JobSummary:
     """The job summary of the run that wrote the curated rows, as `transform_unless_unchanged` hands it on."""
-    return {**job_summary(curated), "run_id": curated[0]["run_id"], "reused": True}
+    return job_summary(curated).model_copy(update={"reused": True})
 
 
 def test_a_reused_summary_already_in_the_warehouse_skips_the_load(
@@ -153,7 +152,7 @@ def test_a_reused_summary_already_in_the_warehouse_skips_the_load(
     assert skipped.skipped is True
     assert (skipped.files, skipped.rows_inserted, skipped.rows_updated, skipped.rows_deleted) == (0, 0, 0, 0)
     assert (skipped.rows_staged, skipped.revenue_staged) == (800, sum(row["revenue"] for row in curated))
-    assert skipped.as_dict()["skipped"] is True and skipped.partitions == tuple(curated_partitions)
+    assert skipped.partitions == tuple(curated_partitions)
     assert _count(bootstrapped, "select count(*) from orders_staging") == 0
     assert _count(bootstrapped, "select count(*) from load_audit") == 1
     assert _count(bootstrapped, "select count(*) from orders") == 800

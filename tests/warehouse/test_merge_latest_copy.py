@@ -14,7 +14,7 @@ from typing import Any
 
 from curated_data import by_partition, parquet_bytes, part_key
 
-from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_local.emulators.s3 import S3Emulator
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.connection import connect
 from ecom_pipeline.warehouse.loader import load_orders

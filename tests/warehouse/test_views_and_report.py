@@ -13,7 +13,7 @@ import pytest
 from curated_data import CENT, bootstrapped_warehouse, half_up, job_summary
 from rich.console import Console
 
-from ecom_pipeline.runtime.s3 import S3Emulator
+from ecom_local.emulators.s3 import S3Emulator
 from ecom_pipeline.settings import Settings
 from ecom_pipeline.warehouse.charts import write_charts
 from ecom_pipeline.warehouse.connection import connect
@@ -224,7 +224,7 @@ def test_report_command_prints_one_days_figures(
 ) -> None:
     from typer.testing import CliRunner
 
-    from ecom_pipeline.cli import app
+    from ecom_cli.app import app
 
     day, totals = sorted(_grouped(curated, "order_date_copy").items())[3]
     snowflake = loaded.snowflake

@@ -1,0 +1,1 @@
+"""Credentials: for each value the environment wins, then the Prefect block, then the Secrets Manager secret."""
