@@ -43,10 +43,3 @@ def test_what_starts_spark_servers_docker_or_flows_is_slow_and_the_rest_is_fast(
     ]
     assert in_fast_tier == [], "in the fast tier:\n" + "\n".join(in_fast_tier)
     assert [item.nodeid for module in FAST for item in by_module[module] if is_slow(item)] == []
-
-
-def test_the_fast_tier_runs_no_slow_test(request: pytest.FixtureRequest) -> None:
-    """`-m` deselects after the rule has marked every test (the hook runs first)."""
-    if request.config.option.markexpr != "not slow":
-        pytest.skip('only meaningful in `uv run pytest -m "not slow"`')
-    assert not [item.nodeid for item in request.session.items if is_slow(item)]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import boto3
+from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
 
 from ecom_local.emulators.ports import LOOPBACK, resolve_port, wait_for_port
@@ -24,6 +28,33 @@ def emulator_env(endpoint_url: str) -> dict[str, str]:
         "AWS_REGION": EMULATOR_REGION,
         "AWS_DEFAULT_REGION": EMULATOR_REGION,
     }
+
+
+_CONDITIONAL_WRITES = threading.Lock()
+
+
+def _atomic_when_conditional(handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    @functools.wraps(handler)
+    def handle(response: Any) -> Any:
+        if "If-None-Match" in response.headers or "If-Match" in response.headers:
+            with _CONDITIONAL_WRITES:
+                return handler(response)
+        return handler(response)
+
+    handle.atomic_when_conditional = True  # type: ignore[attr-defined]
+    return handle
+
+
+def make_conditional_writes_atomic() -> None:
+    """Make moto's conditional PUT and DELETE check-and-write one step, as S3's are (idempotent).
+
+    moto 5 serves requests on parallel threads and checks `If-None-Match` / `If-Match` before it writes, with nothing
+    between: two takers of one lock object (ecom_pipeline/locks.py) could both win. Real S3 answers 412 to all but one.
+    """
+    for name in ("put_object", "delete_object"):
+        handler = getattr(S3Response, name)
+        if not getattr(handler, "atomic_when_conditional", False):
+            setattr(S3Response, name, _atomic_when_conditional(handler))
 
 
 class S3Emulator:
@@ -53,6 +84,7 @@ class S3Emulator:
         """Start the server (idempotent) and create `buckets`; return the endpoint URL."""
         if self._server is None:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per request otherwise
+            make_conditional_writes_atomic()
             self.port = resolve_port("S3 emulator (moto)", self._requested_port or self.port)
             self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=self.port, verbose=False)
             self._server.start()

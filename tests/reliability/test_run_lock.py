@@ -222,10 +222,10 @@ def test_curated_writes_wait_for_each_other_whatever_the_dates_and_say_what_they
         with curated_write_lock(settings, wait_seconds=30) as key:
             times["curated_taken"] = time.monotonic()
     thread.join()
-    assert key == curated_lock_key(settings) == "dummyjson/_locks/curated-writes.lock"
-    assert times["date_lock_taken"] < times["holder_done"] <= times["curated_taken"]
     waiting = waiting_notices(caplog)
     assert waiting and "transform and load of the curated zone and the warehouse" in waiting[0]
+    assert key == curated_lock_key(settings) == "dummyjson/_locks/curated-writes.lock"
+    assert times["date_lock_taken"] < times["holder_done"] <= times["curated_taken"]
 
 
 def test_curated_writes_give_up_after_the_configured_wait_naming_the_holder(settings) -> None:

@@ -241,9 +241,9 @@ def test_serve_forever_blocks_until_interrupted(dummyjson_dir: Path) -> None:
         assert child.stdout is not None
         url = child.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
-        assert requests.get(f"{url}/products?limit=2", timeout=10).json()["limit"] == 2
+        assert requests.get(f"{url}/products?limit=2", timeout=60).json()["limit"] == 2
         child.send_signal(signal.SIGINT)
-        assert child.wait(timeout=10) == 0
+        assert child.wait(timeout=60) == 0
         assert child.stderr is not None and child.stderr.read() == ""
     finally:
         if child.poll() is None:
