@@ -163,9 +163,9 @@ def test_glue4_versions_give_the_project_output(
         assert {(name, physical) for name, physical, _ in dataset.timestamps} == {("ingested_at", "INT64")}
         assert all("timeUnit=microseconds" in logical for _, _, logical in dataset.timestamps), dataset.timestamps
     # The input takes every path: duplicate carts, the quarantine rules, a second partition.
-    assert project.summary["duplicates_removed"] > 0
-    assert project.summary["partitions_written"] == ["2026-06-10", INGEST_DATE.isoformat()]
-    assert set(project.summary["quarantined_by_reason"]) == {
+    assert project.summary.duplicates_removed > 0
+    assert project.summary.partitions_written == ["2026-06-10", INGEST_DATE.isoformat()]
+    assert set(project.summary.quarantined_by_reason) == {
         "invalid_order_date", "invalid_quantity", "invalid_unit_price", "null_key", "unknown_customer",
         "unknown_product",
     }  # fmt: skip
@@ -176,11 +176,11 @@ def test_glue4_versions_give_the_project_output(
     assert glue4.quarantine.schema == project.quarantine.schema
     expected = {row["order_id"]: canonical(row) for row in project.curated.rows}
     actual = {row["order_id"]: canonical(row) for row in glue4.curated.rows}
-    assert len(expected) == len(project.curated.rows) == project.summary["rows_written"]
+    assert len(expected) == len(project.curated.rows) == project.summary.rows_written
     assert sorted(actual) == sorted(expected)
     assert [order for order in sorted(expected) if actual[order] != expected[order]] == []
     assert sorted(map(canonical, glue4.quarantine.rows)) == sorted(map(canonical, project.quarantine.rows))
-    assert len(project.quarantine.rows) == project.summary["rows_quarantined"]
+    assert len(project.quarantine.rows) == project.summary.rows_quarantined
 
 
 def test_missing_python310_fails_and_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
