@@ -100,7 +100,10 @@ def task_attempts(state: Any) -> dict[str, int]:
             runs = await client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
             )
-        return {run.name.rsplit("-", 1)[0] if run.name.startswith("glue") else run.name: run.run_count for run in runs}
+        # Prefect suffixes unnamed task runs (transform-a1b); the others carry their own names.
+        return {
+            run.name.rsplit("-", 1)[0] if run.name.startswith("transform") else run.name: run.run_count for run in runs
+        }
 
     return asyncio.run(read())
 
